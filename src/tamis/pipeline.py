@@ -1,0 +1,128 @@
+"""Steps, the registry that names them, and the pipeline built from a config.
+
+A step is one small class with one job. Per-document steps (`Step`) see one document at a time
+and may edit its text, add signals, or remove it with a reason. Global steps (`GlobalStep`) need
+the whole corpus (deduplication): the runner splits the pipeline at each global step into passes.
+
+Steps register themselves by name with `@register`; the config refers to them by that name and
+validates their options with the step's pydantic `Options` model, so a misspelt option fails
+before any work starts.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from tamis.document import Document
+
+# Modules whose import registers steps. Adding a module with steps means adding it here.
+STEP_MODULES = (
+    "tamis.text",
+    "tamis.filters",
+    "tamis.clean",
+    "tamis.dedup",
+)
+
+
+class StepOptions(BaseModel):
+    """Base for step options: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Step:
+    """A per-document step. Subclasses set `name` and `Options` and implement `__call__`."""
+
+    name: ClassVar[str]
+    Options: ClassVar[type[StepOptions]] = StepOptions
+
+    def __init__(self, options: StepOptions | None = None) -> None:
+        self.options = options if options is not None else self.Options()
+
+    def __call__(self, doc: Document) -> None:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a global step decided about one document: remove it (as a duplicate of another)."""
+
+    rule: str
+    detail: str = ""
+    duplicate_of: str | None = None
+    cluster: str | None = None
+
+
+class GlobalStep(Step):
+    """A step that needs the whole corpus before it can judge one document.
+
+    The runner calls `collect` on every kept document in the pass before the step and writes
+    what it returns per shard; then `resolve` once over all shards' keys; then, in the next pass,
+    removes the documents that `resolve` named.
+    """
+
+    def __call__(self, doc: Document) -> None:  # global steps do not run per document
+        raise TypeError(f"{self.name} is a global step; the runner calls collect/resolve")
+
+    def collect(self, doc: Document) -> dict[str, Any] | None:
+        """Per-document data this step needs later (a hash, a signature), or None to skip."""
+        raise NotImplementedError
+
+    def resolve(self, key_files: list[Path], work_dir: Path) -> dict[int, dict[int, Decision]]:
+        """Read every shard's keys and return, per shard index, the decisions by record index.
+
+        `key_files[i]` holds shard i's keys (Parquet with columns `index`, `id` and what
+        `collect` returned), or does not exist when the shard had no kept documents.
+        """
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Step]] = {}
+
+
+def register(cls: type[Step]) -> type[Step]:
+    """Class decorator: make a step available to configs under `cls.name`."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"two steps are named {cls.name!r}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def registry() -> dict[str, type[Step]]:
+    """All known steps by name."""
+    for module in STEP_MODULES:
+        importlib.import_module(module)
+    return dict(_REGISTRY)
+
+
+def build_step(name: str, options: dict[str, Any] | None) -> Step:
+    """Create a step from its config entry. The config has validated name and options."""
+    cls = registry()[name]
+    return cls(cls.Options(**(options or {})))
+
+
+@dataclass
+class Segment:
+    """Per-document steps that run in one pass, then the global step that ends the pass."""
+
+    steps: list[Step]
+    ends_with: GlobalStep | None
+
+
+def split_into_segments(steps: list[Step]) -> list[Segment]:
+    """Cut the pipeline at each global step: each cut is one more pass over the shards."""
+    segments: list[Segment] = []
+    current: list[Step] = []
+    for step in steps:
+        if isinstance(step, GlobalStep):
+            segments.append(Segment(current, step))
+            current = []
+        else:
+            current.append(step)
+    segments.append(Segment(current, None))
+    return segments

@@ -1,0 +1,1 @@
+"""Pure functions from a document's split to named numbers."""
