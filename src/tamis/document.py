@@ -124,9 +124,9 @@ class Document:
     def edit(self, changes: list[Change]) -> None:
         """Apply changes given in current-text coordinates and record them as edits.
 
-        Changes must not overlap each other. A change that touches an earlier edit absorbs it:
+        Changes must not overlap each other. A change that overlaps an earlier edit absorbs it:
         the recorded edit then spans both, so edits never overlap and the input stays
-        rebuildable.
+        rebuildable. A deletion that merely touches an earlier deletion stays a separate edit.
         """
         if not changes:
             return
@@ -153,8 +153,9 @@ class Document:
             piece_end = position + len(piece.text)
             if change.start < change.end:
                 overlaps = position < change.end and piece_end > change.start
-                # A deleted piece (empty text) sitting inside or at the edge is absorbed.
-                empty_inside = not piece.text and change.start <= position <= change.end
+                # A deleted piece (empty text) strictly inside is absorbed; one at the edge
+                # stays its own edit, so adjacent cuts by different rules keep their rules.
+                empty_inside = not piece.text and change.start < position < change.end
                 if overlaps or empty_inside:
                     touched.append(index)
             elif position < change.start < piece_end:  # an insertion strictly inside a piece
