@@ -10,6 +10,7 @@ text and its edits (`rebuild_input`), and every removed byte carries the rule th
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,7 +132,7 @@ class Document:
         if not changes:
             return
         ordered = sorted(changes, key=lambda change: (change.start, change.end))
-        for before, after in zip(ordered, ordered[1:], strict=False):
+        for before, after in itertools.pairwise(ordered):
             if after.start < before.end:
                 raise ValueError(f"overlapping changes: {before} and {after}")
         text_length = len(self.text)
