@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 import tamis
 from tamis.config import Config, load_config
 from tamis.io.inputs import Shard, discover, plan_shards
+from tamis.io.writers import write_parquet_atomic
 from tamis.pipeline import Decision, split_into_segments
 from tamis.runner import progress
 from tamis.runner.layout import RECORD_KINDS, Layout, write_json_atomic
@@ -171,10 +172,7 @@ def _write_decisions(path: Path, decisions: dict[int, dict[int, Decision]]) -> N
     schema = pa.schema([("shard", pa.int64()), ("index", pa.int64()), ("rule", pa.string()),
                         ("detail", pa.string()), ("duplicate_of", pa.string()),
                         ("cluster", pa.string())])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), temp)
-    temp.replace(path)
+    write_parquet_atomic(path, pa.Table.from_pylist(rows, schema=schema))
 
 
 def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any],
