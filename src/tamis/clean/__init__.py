@@ -6,5 +6,5 @@ lead as a signal (it cuts nothing).
 """
 
 from tamis.clean import body as body
-from tamis.clean import title as title
 from tamis.clean import repeats as repeats
+from tamis.clean import title as title

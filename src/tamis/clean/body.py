@@ -229,6 +229,9 @@ def changes_for(lines: Lines, cuts: dict[int, Cut], text_length: int) -> list[Ch
         if index > tail:  # after the last kept line: cut the newline before, not after
             start, stop = start - 1, (stop - 1 if end < len(lines) else stop)
         lines_cut = sum(1 for position in range(index, end) if lines.words[position])
+        # Name the run by its last line: a list's heading comes first, its items after.
+        cut = next(cuts[position] for position in range(end - 1, index - 1, -1)
+                   if position in cuts)
         detail = cut.detail if lines_cut <= 1 else f"{lines_cut} lines: {cut.detail}"
         changes.append(Change(start, stop, cut.rule, detail))
         index = end

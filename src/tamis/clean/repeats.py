@@ -39,7 +39,7 @@ class RepeatedLead(Step):
 
 
 def near_repeats(words: list[list[str]], options: RepeatOptions) -> list[tuple[int, int]]:
-    """Pairs (line, earlier line it nearly repeats), the shorter line's words mostly in the other."""
+    """Pairs (line, earlier line it nearly repeats): most of the shorter one's words are shared."""
     sets = [set(topic_words(line_words)) for line_words in words]
     pairs = []
     for index, current in enumerate(sets):
