@@ -23,11 +23,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import regex
+
 from tamis.clean.lines import Lines, lines_of
 from tamis.clean.shape import bullet, ends_sentence, topic_words
 from tamis.document import Change, Document
 from tamis.pipeline import Step, StepOptions, register
 
+_DIGIT = regex.compile(r"\d")
 LINK_LIST = "clean.link_list"
 BOILERPLATE = "clean.boilerplate"
 FRAGMENT = "clean.fragment"
@@ -52,6 +55,9 @@ class BodyOptions(StepOptions):
     on_topic_bonus: float = 0.5
     # A cut last line with at most this many words is a dangling fragment (a name, a byline).
     fragment_words: int = 6
+    extend_neutral: bool = False
+    data_share: float = 1.01
+    lead_in: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +107,14 @@ def judge(text: list[str], words: list[list[str]], options: BodyOptions) -> dict
     if not vocabulary:
         return {}
     topics = [topic_words(line_words) for line_words in words]
-    off_topic = _off_topic_blocks(text, prose, topics, vocabulary, options)
+    announced = _announced(text, words, prose, options)
+    off_topic = _off_topic_blocks(text, prose, topics, vocabulary, announced, options)
     scores = []
     for index in range(count):
         if prose[index]:
             scores.append(float(len(words[index])))
+        elif index in announced:
+            scores.append(options.on_topic_bonus)
         elif index in off_topic:
             scores.append(-options.off_topic_penalty)
         elif _share_in(topics[index], vocabulary) >= options.on_topic_share:
@@ -113,6 +122,11 @@ def judge(text: list[str], words: list[list[str]], options: BodyOptions) -> dict
         else:
             scores.append(-options.short_line_penalty)
     first, last = _best_stretch(scores)
+    if options.extend_neutral:
+        while first > 1 and not prose[first - 1] and first - 1 not in off_topic:
+            first -= 1
+        while last < count and not prose[last] and last not in off_topic:
+            last += 1
     cuts: dict[int, Cut] = {}
     for index in range(1, count):
         if index in off_topic:
@@ -137,7 +151,8 @@ def _share_in(topics: list[str], vocabulary: set[str]) -> float:
 
 
 def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]],
-                      vocabulary: set[str], options: BodyOptions) -> dict[int, Cut]:
+                      vocabulary: set[str], announced: set[int],
+                      options: BodyOptions) -> dict[int, Cut]:
     """Lines in blocks whose words the prose does not use, with the cut for each."""
     # Bulleted lists first, whole; then runs of non-prose lines not already judged.
     blocks = [block for block in _runs(range(1, len(text)), lambda index: bullet(text[index]))
@@ -149,6 +164,12 @@ def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]
             continue
         block_topics = [word for index in block for word in topics[index]]
         if len(block_topics) < options.min_topic_words_per_line * len(block):
+            continue
+        if block[0] in announced:
+            continue
+        if len(block) >= options.min_list_lines and \
+                sum(_DIGIT.search(text[index]) is not None for index in block) \
+                >= options.data_share * len(block):
             continue
         share = _share_in(block_topics, vocabulary)
         if share >= options.off_topic_share:
@@ -164,6 +185,20 @@ def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]
             cuts[marker] = Cut(LINK_LIST, "heading of a list sharing "
                                           f"{share:.0%} of its words with the body")
     return cuts
+
+
+def _announced(text: list[str], words: list[list[str]], prose: list[bool],
+                options: BodyOptions) -> set[int]:
+    """Lines of lists the prose announces ("The tour dates:"): the article's own, whatever
+    their words (names, places, figures)."""
+    if not options.lead_in:
+        return set()
+    announced: set[int] = set()
+    for block in _runs(range(1, len(text)), lambda index: not prose[index]):
+        if any(text[index].endswith(":") and len(words[index]) >= options.min_sentence_words
+               for index in (block[0] - 1, block[0]) if index > 0):
+            announced.update(block)
+    return announced
 
 
 def _runs(indices: range, member) -> list[list[int]]:
