@@ -16,20 +16,8 @@ from tamis.signals.c4 import CITATION, C4Result, C4Rules, c4_lines
 from tamis.text.split import split
 
 
-class C4Options(StepOptions):
+class C4Options(StepOptions, C4Rules):
     """Defaults are datatrove's `C4QualityFilter`; the `c4` preset sets the TFDS original's."""
-
-    end_marks: tuple[str, ...] = (".", "?", "!", '"', "'")
-    filter_no_terminal_punct: bool = True
-    min_words_per_line: int = 3
-    min_num_sentences: int = 5
-    max_word_length: int = 1000
-    remove_citations: bool = True
-    count_words_after_citations: bool = False
-    filter_lorem_ipsum: bool = True
-    filter_javascript: bool = True
-    filter_curly_bracket: bool = True
-    filter_policy: bool = True
 
 
 @register
@@ -41,15 +29,11 @@ class C4Quality(Step):
     Options = C4Options
     options: C4Options
 
-    def __init__(self, options: C4Options | None = None) -> None:
-        super().__init__(options)
-        self.rules = C4Rules(**self.options.model_dump())
-
     def __call__(self, doc: Document) -> None:
-        result = c4_lines(split(doc), self.rules)
+        result = c4_lines(split(doc), self.options)
         doc.signals.update(result.signals())
         if result.page_rule is not None:
-            detail = (f"{result.sentences} sentences < {self.rules.min_num_sentences}"
+            detail = (f"{result.sentences} sentences < {self.options.min_num_sentences}"
                       if result.page_rule == "too_few_sentences" else "")
             doc.remove(self.name, result.page_rule, detail)
             return

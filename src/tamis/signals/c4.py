@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass, field
 
 import regex
+from pydantic import BaseModel, ConfigDict
 
 from tamis.signals.charsets import SENTENCE_END_CHARS
 from tamis.text.split import Split, split_words
@@ -32,9 +33,10 @@ _PHYSICAL_LINE = re.compile("[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]*"
 _ALL_PUNCTUATION = regex.compile(r"\p{P}+")
 
 
-@dataclass(frozen=True)
-class C4Rules:
-    """The thresholds and switches of one C4 variant."""
+class C4Rules(BaseModel):
+    """The thresholds and switches of one C4 variant (defaults: datatrove's)."""
+
+    model_config = ConfigDict(frozen=True)
 
     end_marks: tuple[str, ...] = (".", "?", "!", '"', "'")
     filter_no_terminal_punct: bool = True
