@@ -12,7 +12,6 @@ the number of workers, so the same run gives the same output however it is paral
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from os.path import relpath
 from typing import Any
 
 import fsspec
@@ -40,7 +39,8 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class InputFile:
-    """One input file. `name` is what ids and `source.file` use: relative to the folder given."""
+    """One input file. `name` (used by ids and `source.file`) is relative to the folder given,
+    or to the folder holding the file or glob given."""
 
     url: str
     name: str
@@ -84,7 +84,7 @@ def discover(inputs: list[str], options: InputOptions) -> tuple[list[InputFile],
             matches = sorted(fs.glob(path))
             if not matches:
                 raise InputError(f"no input matches {given!r}")
-            root = None
+            root = _fixed_prefix(path)
         elif fs.isdir(path):
             matches = sorted(found for found in fs.find(path) if not _hidden(found, path))
             root = path.rstrip("/")
@@ -92,15 +92,16 @@ def discover(inputs: list[str], options: InputOptions) -> tuple[list[InputFile],
                 raise InputError(f"the folder {given!r} holds no files; give files, folders or "
                                  f"globs of .jsonl(.gz/.zst), .parquet, .txt, .html or .warc(.gz)")
         elif fs.exists(path):
-            matches, root = [path], None
+            matches, root = [path], path.rsplit("/", 1)[0] if "/" in path else ""
         else:
             raise InputError(f"input {given!r} does not exist")
         known_before = len(files)
         for match in matches:
             if fs.isdir(match):
                 continue
-            name = match[len(root) + 1:] if root else _display_name(given, match, protocol)
-            found = _identify(fs, protocol + match, match, name, options, explicit=root is None)
+            name = match[len(root) + 1:] if root else match
+            found = _identify(fs, protocol + match, match, name, options,
+                              explicit=not fs.isdir(path))
             if found is None:
                 ignored.append(name)
             else:
@@ -116,11 +117,10 @@ def _protocol_prefix(given: str) -> str:
     return given.split("://", 1)[0] + "://" if "://" in given else ""
 
 
-def _display_name(given: str, match: str, protocol: str) -> str:
-    # A file or glob match keeps the path the user wrote, so ids read the way they were asked for.
-    if not protocol and not given.startswith("/") and match.startswith("/"):
-        return relpath(match)
-    return protocol + match if protocol else match
+def _fixed_prefix(pattern: str) -> str:
+    """The folder part of a glob before its first wildcard: names are relative to it."""
+    cut = min(pattern.index(char) for char in GLOB_CHARS if char in pattern)
+    return pattern[:cut].rsplit("/", 1)[0] if "/" in pattern[:cut] else ""
 
 
 def _hidden(found: str, root: str) -> bool:

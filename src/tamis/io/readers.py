@@ -8,7 +8,6 @@ where it can. Memory stays bounded: no record larger than `input.max_record_size
 from __future__ import annotations
 
 import codecs
-import gzip
 import io
 import zlib
 from collections.abc import Iterator
@@ -58,12 +57,69 @@ def decode(data: bytes) -> tuple[str, int]:
 def open_stream(file: InputFile, stack: ExitStack) -> tuple[IO[bytes], IO[bytes]]:
     """Open a file, decompressing if needed. Returns (decompressed stream, raw stream)."""
     raw = stack.enter_context(fsspec.open(file.url, "rb"))
-    if file.compression == "gzip":
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw), CHUNK), raw
-    if file.compression == "zstd":
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
-        return io.BufferedReader(reader, CHUNK), raw
+    if file.compression in ("gzip", "zstd"):
+        return io.BufferedReader(Decompressed(raw, file.compression), CHUNK), raw
     return raw, raw
+
+
+class Decompressed(io.RawIOBase):
+    """A gzip or zstd stream, decompressed in bounded steps.
+
+    Unlike `gzip.GzipFile` it hands out every byte it could decode before a truncation, and
+    unlike zstandard's stream reader it notices a stream cut short: reading past the last
+    complete data raises `EOFError`. Concatenated members/frames are read one after another.
+    """
+
+    FEED = 64 * 1024
+    OUT = 1024 * 1024
+
+    def __init__(self, raw: IO[bytes], kind: str) -> None:
+        self.raw = raw
+        self.kind = kind
+        self.decoder = self._new_decoder()
+        self.carry = b""  # compressed bytes not yet given to the decoder
+        self.pending = memoryview(b"")
+        self.started = False
+
+    def _new_decoder(self) -> Any:
+        if self.kind == "gzip":
+            return zlib.decompressobj(wbits=31)
+        return zstandard.ZstdDecompressor().decompressobj()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not len(self.pending):
+            if not self._fill():
+                return 0
+        count = min(len(buffer), len(self.pending))
+        buffer[:count] = self.pending[:count]
+        self.pending = self.pending[count:]
+        return count
+
+    def _fill(self) -> bool:
+        decoder = self.decoder
+        if self.kind == "gzip" and decoder.unconsumed_tail:
+            data = decoder.unconsumed_tail
+        else:
+            data = self.carry or self.raw.read(self.FEED)
+            self.carry = b""
+        if not data:
+            if self.started and not decoder.eof:
+                raise EOFError(f"the {self.kind} stream ends before its end marker")
+            return False
+        self.started = True
+        if self.kind == "gzip":
+            out = decoder.decompress(data, self.OUT)
+        else:
+            out = decoder.decompress(data)
+        if decoder.eof:
+            self.carry = decoder.unused_data
+            self.decoder = self._new_decoder()
+            self.started = bool(self.carry)
+        self.pending = memoryview(out)
+        return True
 
 
 # -- dispatch -----------------------------------------------------------------------------------

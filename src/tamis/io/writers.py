@@ -40,6 +40,19 @@ SCHEMAS = {
 }
 
 
+def temp_path(path: Path) -> Path:
+    """A hidden temporary name beside `path`, unique per process so writers never collide."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write_parquet_atomic(path: Path, table: pa.Table) -> None:
+    """Write a whole Parquet table under a temporary name, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_path(path)
+    pq.write_table(table, temp)
+    os.replace(temp, path)
+
+
 def json_default(value: Any) -> Any:
     """Make input values orjson cannot write (bytes, decimals, odd types) into JSON."""
     if isinstance(value, bytes | bytearray):
@@ -60,7 +73,7 @@ class JsonlZstWriter:
         self.path = path
         self.level = level
         self.count = 0
-        self._temp = path.with_name(f".{path.name}.tmp")
+        self._temp = temp_path(path)
         self._raw: IO[bytes] | None = None
         self._stream: Any = None
         self._buffer: list[bytes] = []
@@ -109,7 +122,7 @@ class ParquetWriter:
         self.path = path
         self.schema = SCHEMAS[kind]
         self.count = 0
-        self._temp = path.with_name(f".{path.name}.tmp")
+        self._temp = temp_path(path)
         self._rows: list[dict[str, Any]] = []
         self._writer: pq.ParquetWriter | None = None
 

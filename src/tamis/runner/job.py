@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 import tamis
 from tamis.config import Config, load_config
 from tamis.io.inputs import Shard, discover, plan_shards
+from tamis.io.writers import write_parquet_atomic
 from tamis.pipeline import Decision, split_into_segments
 from tamis.runner import progress
 from tamis.runner.layout import RECORD_KINDS, Layout, write_json_atomic
@@ -83,6 +84,7 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     segments = split_into_segments(config.build_steps())
     counters = multiprocessing.get_context("spawn").Array("q", 3)
     display = progress.Display(counters, quiet)
+    pool = _Pool(min(workers, len(shards)), counters)
     try:
         for pass_index, segment in enumerate(segments):
             label = (f"pass {pass_index + 1}/{len(segments)}" if len(segments) > 1 else "run")
@@ -92,7 +94,7 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
             if pass_index == 0 and limit is not None:
                 _run_limited(tasks, layout, limit, display, len(shards) - len(tasks))
             else:
-                _run_tasks(tasks, workers, counters, display, len(shards) - len(tasks))
+                pool.run(tasks, display, len(shards) - len(tasks))
             if segment.ends_with is not None and not layout.resolved_marker(pass_index).exists():
                 display.message(f"resolving {segment.ends_with.name}")
                 key_files = [layout.keys_file(pass_index, shard.index) for shard in shards]
@@ -101,6 +103,7 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
                 write_json_atomic(layout.resolved_marker(pass_index),
                                   {"documents_removed": sum(map(len, decisions.values()))})
     finally:
+        pool.close()
         display.close()
 
     manifest = _finish(layout, config, shards, files, ignored, len(segments), limit,
@@ -112,40 +115,51 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     return RunResult(layout.root, manifest["counts"], manifest, resumed, warnings)
 
 
-def _run_tasks(tasks: list[ShardTask], workers: int, counters: Any,
-               display: progress.Display, already_done: int) -> None:
-    """Run shard tasks on a local process pool (in this process when one worker suffices)."""
-    done = already_done
-    display.update(done)
-    if workers == 1 or len(tasks) <= 1:
-        progress.attach(counters)
-        for task in tasks:
-            run_shard(task)
-            done += 1
-            display.update(done)
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=context,
-                             initializer=progress.attach, initargs=(counters,)) as pool:
-        futures: dict[Future[dict[str, Any]], ShardTask] = {
-            pool.submit(run_shard, task): task for task in tasks}
-        pending = set(futures)
-        try:
-            while pending:
-                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    try:
-                        future.result()
-                    except BrokenProcessPool as error:
-                        shard = futures[future].shard.index
-                        raise RunError(f"a worker process died while processing shard {shard} "
-                                       f"(killed, or out of memory); rerun the same command to "
-                                       f"resume") from error
-                    done += 1
+class _Pool:
+    """The local executor: one process pool for all passes, or this process for one worker.
+
+    Workers are started once per run (not per pass) and only when there is work for them.
+    """
+
+    def __init__(self, workers: int, counters: Any) -> None:
+        self.workers = max(workers, 1)
+        self.counters = counters
+        self._executor: ProcessPoolExecutor | None = None
+
+    def run(self, tasks: list[ShardTask], display: progress.Display, already_done: int) -> None:
+        done = already_done
+        display.update(done)
+        if self.workers == 1:
+            progress.attach(self.counters)
+            for task in tasks:
+                run_shard(task)
+                done += 1
                 display.update(done)
-        except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+            return
+        if self._executor is None and tasks:
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=progress.attach, initargs=(self.counters,))
+        futures: dict[Future[dict[str, Any]], ShardTask] = {
+            self._executor.submit(run_shard, task): task for task in tasks} if tasks else {}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in finished:
+                try:
+                    future.result()
+                except BrokenProcessPool as error:
+                    shard = futures[future].shard.index
+                    raise RunError(f"a worker process died while processing shard {shard} "
+                                   f"(killed, or out of memory); rerun the same command to "
+                                   f"resume") from error
+                done += 1
+            display.update(done)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
 
 
 def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
@@ -171,10 +185,7 @@ def _write_decisions(path: Path, decisions: dict[int, dict[int, Decision]]) -> N
     schema = pa.schema([("shard", pa.int64()), ("index", pa.int64()), ("rule", pa.string()),
                         ("detail", pa.string()), ("duplicate_of", pa.string()),
                         ("cluster", pa.string())])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pylist(rows, schema=schema), temp)
-    temp.replace(path)
+    write_parquet_atomic(path, pa.Table.from_pylist(rows, schema=schema))
 
 
 def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any],

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tamis.io.writers import temp_path
+
 RECORD_KINDS = ("kept", "removed", "errors")
 
 
@@ -29,7 +31,7 @@ class OutputError(RuntimeError):
 
 def write_json_atomic(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
+    temp = temp_path(path)
     with open(temp, "w", encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, sort_keys=False)
         handle.write("\n")

@@ -26,7 +26,7 @@ from tamis.document import Document
 from tamis.io.inputs import Shard
 from tamis.io.readers import read_shard
 from tamis.io.records import RawRecord, ReadError, Skipped, preview
-from tamis.io.writers import JsonlZstWriter, open_writer
+from tamis.io.writers import JsonlZstWriter, open_writer, write_parquet_atomic
 from tamis.pipeline import Decision, GlobalStep, Step, document_from, split_into_segments
 from tamis.runner import progress
 from tamis.runner.layout import Layout, write_json_atomic
@@ -134,7 +134,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
         raise
     reporter.flush()
     if segment.ends_with is not None and keys:
-        _write_parquet(layout.keys_file(task.pass_index, shard), keys)
+        write_parquet_atomic(layout.keys_file(task.pass_index, shard), pa.Table.from_pylist(keys))
     if ids:
         _write_ids(layout.ids_file(shard), ids)
     stats.seconds["total"] += time.perf_counter() - started
@@ -238,16 +238,10 @@ def _write(item: Document | ReadError, writers: dict[str, Any], final: bool,
         writers["removed"].write(item.to_record())
 
 
-def _write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(pa.Table.from_pylist(rows), temp)
-    temp.replace(path)
 
 
 def _write_ids(path: Path, ids: list[tuple[int, str]]) -> None:
     """Each document's id and its 64-bit hash, for the end-of-run duplicate-id check."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = [doc_id for _, doc_id in ids]
     table = pa.table({
         "index": pa.array([index for index, _ in ids], pa.int64()),
@@ -255,9 +249,7 @@ def _write_ids(path: Path, ids: list[tuple[int, str]]) -> None:
         "hash": pa.array([xxhash.xxh3_64_intdigest(name.encode("utf-8", "surrogatepass"))
                           for name in names], pa.uint64()),
     })
-    temp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, temp)
-    temp.replace(path)
+    write_parquet_atomic(path, table)
 
 
 def _load_decisions(layout: Layout, pass_index: int, shard: int) -> dict[int, Decision]:
