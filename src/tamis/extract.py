@@ -56,14 +56,19 @@ class ExtractOptions(StepOptions):
 
 
 def decode_html(html: bytes, charset: str | None = None) -> str:
-    """Decode a page: the declared charset if it works, else `<meta charset>`, else detection."""
-    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+    """Decode a page: the declared charset if it works, else `<meta charset>`, else detection.
 
-    if charset:
+    Names go through the WHATWG mapping browsers use (gb2312 means GBK, iso-8859-1 means
+    windows-1252), so a page reads as it did in a browser.
+    """
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encoding_to_html5
+
+    declared = map_encoding_to_html5(charset, fallback_utf8=False) if charset else None
+    if declared:
         try:
-            return html.decode(charset)
-        except (LookupError, UnicodeDecodeError):
-            pass  # a wrong or unknown header charset is common; fall back to the page itself
+            return html.decode(declared)
+        except UnicodeDecodeError:
+            pass  # a wrong header charset is common; fall back to the page itself
     return bytes_to_str(html, detect_encoding(html, from_html_meta=True), errors="replace")
 
 
@@ -104,6 +109,8 @@ def _main(arguments: list[str]) -> None:
             html = connection.recv_bytes()
         except (EOFError, OSError):  # the worker is gone: so is the helper
             return
+        except MemoryError:  # the page alone is over the memory limit: the worker reports it
+            sys.exit(3)
         try:
             text = extract_text(html, options, header["url"], header["charset"])
             connection.send_bytes(_OK + text.encode("utf-8", "surrogatepass"))
@@ -128,7 +135,7 @@ class _Helper:
             answered = connection.poll(timeout)
             reply = connection.recv_bytes() if answered else None
         except (EOFError, OSError):
-            code = self._stop()
+            code = self._stop(grace=1.0)
             raise ExtractionError(f"the extraction process died (exit code {code}); the page "
                                   f"may need more than max_memory_mb="
                                   f"{self.options.max_memory_mb}") from None
@@ -164,17 +171,22 @@ class _Helper:
                                   f"(exit code {code})")
         return ours
 
-    def _stop(self) -> int | None:
-        """Kill the helper (it may be spinning in C code) and forget it; return its exit code."""
+    def _stop(self, grace: float = 0.0) -> int | None:
+        """Kill the helper (it may be spinning in C code) and forget it; return its exit code.
+
+        `grace` seconds let a helper that is already dying report its own exit code.
+        """
         process, connection = self.process, self.connection
         self.process = self.connection = None
         if connection is not None:
             connection.close()
         if process is None:
             return None
-        if process.poll() is None:
+        try:
+            return process.wait(grace)
+        except subprocess.TimeoutExpired:
             process.kill()
-        return process.wait()
+            return process.wait()
 
 
 # One helper per engine setting in each worker process, shared by every `Extract` step object
