@@ -1,4 +1,4 @@
-"""Normalisation: mojibake (only where detected), Unicode NFC, whitespace.
+"""Normalisation: whitespace, mojibake (only where detected), Unicode NFC.
 
 Each change is recorded as an edit with its rule, so a normalised document still rebuilds its
 input. Normalisation is per line: a line that needs nothing costs one cheap check.
@@ -7,6 +7,7 @@ input. Normalisation is per line: a line that needs nothing costs one cheap chec
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 import ftfy
 import regex
@@ -45,12 +46,14 @@ class Normalize(Step):
     options: NormalizeOptions
 
     def __call__(self, doc: Document) -> None:
+        # Whitespace first: ftfy judges mojibake in context, so it must see the final spacing
+        # or a second run could judge differently (normalising twice must change nothing).
+        if self.options.whitespace:
+            doc.edit(whitespace_changes(doc.text))
         if self.options.mojibake and _MOJIBAKE_HINT.search(doc.text):
             doc.edit(_line_changes(doc.text, _fix_mojibake, "normalize.mojibake"))
         if self.options.nfc and not unicodedata.is_normalized("NFC", doc.text):
             doc.edit(_line_changes(doc.text, _nfc, "normalize.nfc"))
-        if self.options.whitespace:
-            doc.edit(whitespace_changes(doc.text))
 
 
 def _fix_mojibake(line: str) -> str:
@@ -64,15 +67,31 @@ def _nfc(line: str) -> str:
     return unicodedata.normalize("NFC", line)
 
 
-def _line_changes(text: str, fix, rule: str) -> list[Change]:
+def _line_changes(text: str, fix: Callable[[str], str], rule: str) -> list[Change]:
+    """One change per line that `fix` alters, narrowed to the part that differs.
+
+    Narrow changes keep separate fixes separate (a mojibake repair and a composed accent on the
+    same line stay two edits with their own rules).
+    """
     changes = []
     position = 0
     for line in text.split("\n"):
         fixed = fix(line)
         if fixed != line:
-            changes.append(Change(position, position + len(line), rule, "", fixed))
+            head = _shared_prefix(line, fixed)
+            tail = _shared_prefix(line[head:][::-1], fixed[head:][::-1])
+            changes.append(Change(position + head, position + len(line) - tail, rule, "",
+                                  fixed[head:len(fixed) - tail]))
         position += len(line) + 1
     return changes
+
+
+def _shared_prefix(first: str, second: str) -> int:
+    length = min(len(first), len(second))
+    index = 0
+    while index < length and first[index] == second[index]:
+        index += 1
+    return index
 
 
 def whitespace_changes(text: str) -> list[Change]:
