@@ -125,9 +125,9 @@ class Document:
     def edit(self, changes: list[Change]) -> None:
         """Apply changes given in current-text coordinates and record them as edits.
 
-        Changes must not overlap each other. A change that touches an earlier edit absorbs it:
+        Changes must not overlap each other. A change that overlaps an earlier edit absorbs it:
         the recorded edit then spans both, so edits never overlap and the input stays
-        rebuildable.
+        rebuildable. A deletion that only touches an earlier deletion stays a separate edit.
         """
         if not changes:
             return
@@ -158,8 +158,10 @@ class Document:
     def _touched(self, change: Change, starts: list[int]) -> tuple[int, int]:
         """The first and last piece a change touches (first > last when it touches none).
 
-        A change touches the pieces it overlaps and any deleted (empty) piece inside it or at
-        its edges; an insertion touches only a piece it falls strictly inside.
+        A change touches the pieces it overlaps and any deleted (empty) piece strictly inside
+        it; an insertion touches only a piece it falls strictly inside. A deleted piece at the
+        edge of a deletion stays its own edit, so two adjacent cuts by different rules (a link
+        list, then a dangling fragment) each keep their rule.
         """
         a, b = change.start, change.end
         before = bisect.bisect_left(starts, a) - 1  # the last piece starting before a
@@ -167,10 +169,9 @@ class Document:
         if a == b:
             return (before, before) if straddles else (before + 1, before)
         first = before if straddles else before + 1
+        while starts[first] == a and not self._pieces[first].text:  # a deletion at the edge
+            first += 1
         last = bisect.bisect_left(starts, b) - 1  # the last piece starting before b
-        while (last + 1 < len(starts) and starts[last + 1] == b
-               and not self._pieces[last + 1].text):
-            last += 1
         return first, last
 
     def _apply(self, change: Change, starts: list[int]) -> int:
