@@ -10,6 +10,7 @@ text and its edits (`rebuild_input`), and every removed byte carries the rule th
 from __future__ import annotations
 
 import bisect
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,50 +125,65 @@ class Document:
     def edit(self, changes: list[Change]) -> None:
         """Apply changes given in current-text coordinates and record them as edits.
 
-        Changes must not overlap each other. A change that touches an earlier edit absorbs it:
+        Changes must not overlap each other. A change that overlaps an earlier edit absorbs it:
         the recorded edit then spans both, so edits never overlap and the input stays
-        rebuildable.
+        rebuildable. A deletion that only touches an earlier deletion stays a separate edit.
         """
         if not changes:
             return
         ordered = sorted(changes, key=lambda change: (change.start, change.end))
-        for before, after in zip(ordered, ordered[1:], strict=False):
+        for before, after in itertools.pairwise(ordered):
             if after.start < before.end:
                 raise ValueError(f"overlapping changes: {before} and {after}")
         text_length = len(self.text)
         for change in ordered:
             if not 0 <= change.start <= change.end <= text_length:
                 raise ValueError(f"change {change} is outside the text (length {text_length})")
-        # Work from the right so the offsets of changes further left stay valid.
+        # Work from the right: a change only moves pieces at or after the first one it
+        # touches, so the start offsets of the pieces further left stay valid.
+        starts: list[int] = []
+        position = 0
+        for piece in self._pieces:
+            starts.append(position)
+            position += len(piece.text)
         for change in reversed(ordered):
-            self._apply(change)
+            first = self._apply(change, starts)
+            del starts[first + 1:]
         self._text = None
         self._cache.clear()
 
-    def _apply(self, change: Change) -> None:
-        touched: list[int] = []
-        starts: list[int] = []
-        position = 0
-        for index, piece in enumerate(self._pieces):
-            starts.append(position)
-            piece_end = position + len(piece.text)
-            if change.start < change.end:
-                overlaps = position < change.end and piece_end > change.start
-                # A deleted piece (empty text) sitting inside or at the edge is absorbed.
-                empty_inside = not piece.text and change.start <= position <= change.end
-                if overlaps or empty_inside:
-                    touched.append(index)
-            elif position < change.start < piece_end:  # an insertion strictly inside a piece
-                touched.append(index)
-            position = piece_end
-        if not touched:  # a pure insertion at a piece boundary (or into an empty document)
-            index = bisect.bisect_left(starts, change.start)
-            input_at = (self._pieces[index].input_start if index < len(self._pieces)
-                        else self._pieces[-1].input_end)
+    def _piece_end(self, index: int, starts: list[int]) -> int:
+        return starts[index] + len(self._pieces[index].text)
+
+    def _touched(self, change: Change, starts: list[int]) -> tuple[int, int]:
+        """The first and last piece a change touches (first > last when it touches none).
+
+        A change touches the pieces it overlaps and any deleted (empty) piece strictly inside
+        it; an insertion touches only a piece it falls strictly inside. A deleted piece at the
+        edge of a deletion stays its own edit, so two adjacent cuts by different rules (a link
+        list, then a dangling fragment) each keep their rule.
+        """
+        a, b = change.start, change.end
+        before = bisect.bisect_left(starts, a) - 1  # the last piece starting before a
+        straddles = before >= 0 and self._piece_end(before, starts) > a
+        if a == b:
+            return (before, before) if straddles else (before + 1, before)
+        first = before if straddles else before + 1
+        while starts[first] == a and not self._pieces[first].text:  # a deletion at the edge
+            first += 1
+        last = bisect.bisect_left(starts, b) - 1  # the last piece starting before b
+        return first, last
+
+    def _apply(self, change: Change, starts: list[int]) -> int:
+        """Apply one change; return the index of the first piece it replaced."""
+        first, last = self._touched(change, starts)
+        if first > last:  # a pure insertion at a piece boundary (or into an empty document)
+            pieces = self._pieces
+            input_at = (pieces[first].input_start if first < len(pieces)
+                        else pieces[-1].input_end)
             edit = Edit(input_at, input_at, change.rule, change.detail, change.replacement, "")
-            self._pieces.insert(index, _Piece(input_at, input_at, change.replacement, edit))
-            return
-        first, last = touched[0], touched[-1]
+            pieces.insert(first, _Piece(input_at, input_at, change.replacement, edit))
+            return first
         head, tail = self._pieces[first], self._pieces[last]
         head_offset = max(change.start - starts[first], 0)
         tail_offset = min(change.end - starts[last], len(tail.text))
@@ -193,6 +209,7 @@ class Document:
         if tail.edit is None and tail_offset < len(tail.text):
             new_pieces.append(_Piece(input_end, tail.input_end, tail.text[tail_offset:], None))
         self._pieces[first:last + 1] = new_pieces
+        return first
 
     def rebuild_input(self) -> str:
         """The input text, rebuilt from the current text and the edits alone."""

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from tamis.document import Document
+from tamis.io.records import RawRecord
 
 # Modules whose import registers steps. Adding a module with steps means adding it here.
 STEP_MODULES = (
@@ -26,6 +27,7 @@ STEP_MODULES = (
     "tamis.filters",
     "tamis.clean",
     "tamis.dedup",
+    "tamis.extract",
 )
 
 
@@ -126,3 +128,27 @@ def split_into_segments(steps: list[Step]) -> list[Segment]:
             current.append(step)
     segments.append(Segment(current, None))
     return segments
+
+
+def extractor_for(steps: list[Step]) -> Any:
+    """The pipeline's `extract` step, or a default one: HTML input always needs an extractor."""
+    for step in steps:
+        if step.name == "extract":
+            return step
+    known = registry()
+    if "extract" not in known:
+        raise RuntimeError("HTML input needs the extract step, which is not installed")
+    return known["extract"]()
+
+
+def document_from(record: RawRecord, steps: list[Step]) -> Document:
+    """Make the document a raw record stands for, extracting its HTML first if it has some.
+
+    Extraction failures raise (the runner turns them into error records).
+    """
+    text = record.text
+    if record.html is not None:
+        text = extractor_for(steps).extract(record.html, url=record.metadata.get("url"))
+    doc = Document(record.id, text or "", metadata=record.metadata, source=record.source)
+    doc.signals.update(record.signals)
+    return doc

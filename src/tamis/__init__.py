@@ -1,0 +1,17 @@
+"""tamis: a fine sieve for web text.
+
+    import tamis
+    result = tamis.run(["crawl/"], "out/", preset="fineweb")
+    doc = tamis.clean(text)          # one document through the `clean` preset's steps
+    print(doc.text, doc.edits)
+"""
+
+__version__ = "0.1.0"
+
+from tamis.api import clean
+from tamis.config import Config, ConfigError, load_config
+from tamis.document import Change, Document, Edit, Removal
+from tamis.runner import RunError, RunResult, run
+
+__all__ = ["Change", "Config", "ConfigError", "Document", "Edit", "Removal", "RunError",
+           "RunResult", "__version__", "clean", "load_config", "run"]

@@ -1,0 +1,246 @@
+"""Keep the article, cut what the page wrapped around it: link lists, menus, boilerplate, fragments.
+
+How a line is judged, in three moves, all from evidence inside the document:
+
+1. **Sentences anchor the body.** A line with enough words that ends like a sentence (or is
+   very long) is prose. The words these lines use are the document's topic.
+2. **Blocks are judged whole.** A run of lines that are not prose (a menu, a list of headlines,
+   a share bar), or a run of bulleted lines, is one block. If its words are mostly ones the prose
+   never uses, the whole block is off topic, even when one of its lines happens to share a word
+   with the article (the seed's headline about Russia). Tables and code share the article's
+   words, or have few words at all, so they are not judged off topic.
+3. **The body is the best stretch.** Each line scores: prose counts its words, off-topic lines
+   cost a penalty, other short lines a small one (or earn a little when they use the body's
+   words). The stretch of lines with the highest total (a maximum-sum subarray, as in Finn et
+   al.'s Body Text Extraction) is the body; everything outside it goes, and so do off-topic
+   blocks inside it.
+
+The first line is the title and always stays (`clean_title` trims it). Judging is repeated on
+the lines that survive until nothing more goes, so cleaning cleaned text changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tamis.clean.lines import Lines, lines_of
+from tamis.clean.shape import bullet, ends_sentence, topic_words
+from tamis.document import Change, Document
+from tamis.pipeline import Step, StepOptions, register
+
+LINK_LIST = "clean.link_list"
+BOILERPLATE = "clean.boilerplate"
+FRAGMENT = "clean.fragment"
+
+
+class BodyOptions(StepOptions):
+    # A line ending like a sentence with at least this many words is prose.
+    min_sentence_words: int = 6
+    # A line this long is prose even without a final full stop.
+    long_line_words: int = 20
+    # Fewer consecutive bulleted lines than this are not treated as a list block.
+    min_list_lines: int = 3
+    # A block is off topic when less than this share of its topic words occurs in the prose.
+    off_topic_share: float = 0.35
+    # A short line is on topic when at least this share of its topic words occurs in the prose.
+    on_topic_share: float = 0.6
+    # Blocks with fewer topic words per line than this (tables, code, numbers) are not judged.
+    min_topic_words_per_line: float = 0.5
+    # Scores of the body search (prose lines score their word count).
+    off_topic_penalty: float = 3.0
+    short_line_penalty: float = 0.3
+    on_topic_bonus: float = 0.5
+    # A cut last line with at most this many words is a dangling fragment (a name, a byline).
+    fragment_words: int = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """Why one line goes: the rule and a short human detail."""
+
+    rule: str
+    detail: str
+
+
+@register
+class CleanBody(Step):
+    """Cut link lists, menus, boilerplate and dangling fragments around the main body."""
+
+    name = "clean_body"
+    Options = BodyOptions
+    options: BodyOptions
+
+    def __call__(self, doc: Document) -> None:
+        lines = lines_of(doc)
+        cuts = judge_to_fixpoint(lines, self.options)
+        doc.edit(changes_for(lines, cuts, len(doc.text)))
+
+
+def judge_to_fixpoint(lines: Lines, options: BodyOptions) -> dict[int, Cut]:
+    """Judge the lines, then judge the survivors again, until nothing more is cut."""
+    cuts: dict[int, Cut] = {}
+    alive = [index for index in range(len(lines)) if lines.words[index] or index == 0]
+    while True:
+        verdict = judge([lines.text[i] for i in alive], [lines.words[i] for i in alive], options)
+        if not verdict:
+            return cuts
+        for position, cut in verdict.items():
+            cuts[alive[position]] = cut
+        alive = [index for position, index in enumerate(alive) if position not in verdict]
+
+
+def judge(text: list[str], words: list[list[str]], options: BodyOptions) -> dict[int, Cut]:
+    """The lines to cut (by index) and why. Line 0 is the title and is never cut."""
+    count = len(text)
+    if count < 3:
+        return {}
+    prose = [index > 0 and _is_prose(text[index], words[index], options)
+             for index in range(count)]
+    vocabulary = {word for index in range(count) if prose[index]
+                  for word in topic_words(words[index])}
+    if not vocabulary:
+        return {}
+    topics = [topic_words(line_words) for line_words in words]
+    off_topic = _off_topic_blocks(text, prose, topics, vocabulary, options)
+    scores = []
+    for index in range(count):
+        if prose[index]:
+            scores.append(float(len(words[index])))
+        elif index in off_topic:
+            scores.append(-options.off_topic_penalty)
+        elif _share_in(topics[index], vocabulary) >= options.on_topic_share:
+            scores.append(options.on_topic_bonus)
+        else:
+            scores.append(-options.short_line_penalty)
+    first, last = _best_stretch(scores)
+    cuts: dict[int, Cut] = {}
+    for index in range(1, count):
+        if index in off_topic:
+            cuts[index] = off_topic[index]
+        elif not first <= index < last:
+            where = "before" if index < first else "after"
+            cuts[index] = Cut(BOILERPLATE, f"{where} the main body")
+    _name_fragment(text, words, cuts, last, options)
+    return cuts
+
+
+def _is_prose(line: str, line_words: list[str], options: BodyOptions) -> bool:
+    count = len(line_words)
+    return count >= options.long_line_words or (
+        count >= options.min_sentence_words and ends_sentence(line))
+
+
+def _share_in(topics: list[str], vocabulary: set[str]) -> float:
+    if not topics:
+        return 0.0
+    return sum(word in vocabulary for word in topics) / len(topics)
+
+
+def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]],
+                      vocabulary: set[str], options: BodyOptions) -> dict[int, Cut]:
+    """Lines in blocks whose words the prose does not use, with the cut for each."""
+    # Bulleted lists first, whole; then runs of non-prose lines not already judged.
+    blocks = [block for block in _runs(range(1, len(text)), lambda index: bullet(text[index]))
+              if len(block) >= options.min_list_lines]
+    blocks += _runs(range(1, len(text)), lambda index: not prose[index])
+    cuts: dict[int, Cut] = {}
+    for block in blocks:
+        if any(index in cuts for index in block):
+            continue
+        block_topics = [word for index in block for word in topics[index]]
+        if len(block_topics) < options.min_topic_words_per_line * len(block):
+            continue
+        share = _share_in(block_topics, vocabulary)
+        if share >= options.off_topic_share:
+            continue
+        listed = len(block) >= options.min_list_lines
+        kind = "list" if listed else "short line"
+        cut = Cut(LINK_LIST if listed else BOILERPLATE,
+                  f"{kind} sharing {share:.0%} of its words with the body")
+        for index in block:
+            cuts[index] = cut
+        marker = block[0] - 1
+        if listed and marker > 0 and not prose[marker] and marker not in cuts:
+            cuts[marker] = Cut(LINK_LIST, "heading of a list sharing "
+                                          f"{share:.0%} of its words with the body")
+    return cuts
+
+
+def _runs(indices: range, member) -> list[list[int]]:
+    """Maximal runs of consecutive indices for which `member` holds."""
+    runs: list[list[int]] = []
+    current: list[int] = []
+    for index in indices:
+        if member(index):
+            current.append(index)
+        elif current:
+            runs.append(current)
+            current = []
+    if current:
+        runs.append(current)
+    return runs
+
+
+def _best_stretch(scores: list[float]) -> tuple[int, int]:
+    """The [first, last) stretch after the title with the highest total score (Kadane)."""
+    best_total, best = 0.0, (1, 1)
+    total, start = 0.0, 1
+    for index in range(1, len(scores)):
+        if total <= 0:
+            total, start = 0.0, index
+        total += scores[index]
+        if total > best_total:
+            best_total, best = total, (start, index + 1)
+    return best
+
+
+def _name_fragment(text: list[str], words: list[list[str]], cuts: dict[int, Cut], last: int,
+                   options: BodyOptions) -> None:
+    """Call the cut last line a fragment when it is a short dangling piece (a name, a byline)."""
+    final = len(text) - 1
+    if final in cuts and final >= last and len(words[final]) <= options.fragment_words \
+            and not ends_sentence(text[final]):
+        cuts[final] = Cut(FRAGMENT, "short line left dangling after the body")
+
+
+def changes_for(lines: Lines, cuts: dict[int, Cut], text_length: int) -> list[Change]:
+    """One change per run of cut lines with the same rule; blank lines go with their run."""
+    keep = [index not in cuts for index in range(len(lines))]
+    # Blank lines (and lines without words) go when a line next to them goes.
+    for run in _runs(range(1, len(lines)), lambda index: not lines.words[index]):
+        after = run[-1] + 1
+        if run[0] - 1 in cuts or after in cuts:
+            for index in run:
+                keep[index] = False
+    changes: list[Change] = []
+    tail = max((index for index in range(len(lines)) if keep[index]), default=-1)
+    index = 0
+    while index < len(lines):
+        if keep[index]:
+            index += 1
+            continue
+        cut = cuts.get(index) or _next_cut(cuts, index, len(lines))
+        end = index
+        while end < len(lines) and not keep[end] and \
+                (end not in cuts or cuts[end].rule == cut.rule):
+            end += 1
+        start, stop = lines.starts[index], (lines.starts[end] if end < len(lines)
+                                            else text_length)
+        if index > tail:  # after the last kept line: cut the newline before, not after
+            start, stop = start - 1, (stop - 1 if end < len(lines) else stop)
+        lines_cut = sum(1 for position in range(index, end) if lines.words[position])
+        # Name the run by its last line: a list's heading comes first, its items after.
+        cut = next(cuts[position] for position in range(end - 1, index - 1, -1)
+                   if position in cuts)
+        detail = cut.detail if lines_cut <= 1 else f"{lines_cut} lines: {cut.detail}"
+        changes.append(Change(start, stop, cut.rule, detail))
+        index = end
+    return changes
+
+
+def _next_cut(cuts: dict[int, Cut], index: int, count: int) -> Cut:
+    """The cut of the next cut line (a blank line takes its rule from the run it belongs to)."""
+    for position in range(index, count):
+        if position in cuts:
+            return cuts[position]
+    return next(cuts[position] for position in range(index, -1, -1) if position in cuts)

@@ -1,0 +1,42 @@
+"""What a line looks like: the few shape features every span cleaner judges by.
+
+Web junk comes in every language and with ever-changing wording, so nothing here looks for
+marker strings. A line is judged by its shape (how many words, whether it ends a sentence,
+whether it starts with a bullet) and by how many of its words the rest of the document uses.
+All functions are pure and take the line's words from the document's one shared split.
+"""
+
+from __future__ import annotations
+
+import regex
+
+# A sentence ends with . ! ? (or their CJK forms), possibly followed by closing quotes or brackets.
+_SENTENCE_END = regex.compile(r"[.!?。！？…](?:[\"'”’»)\]]*)$")
+# A list item starts with a bullet glyph, a dash, or a short number such as "1." or "2)".
+_BULLET = regex.compile(r"^(?:[\p{Pd}•·*▪►▸◦‣○●■□>»]|\d{1,2}[.)])\s")
+_CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
+_LETTERS = regex.compile(r"^\p{L}+$")
+
+# Words shorter than this are mostly function words ("the", "und", "les"); only longer words
+# carry the topic, so only they count when a line is compared with the body.
+TOPIC_WORD_LENGTH = 4
+
+
+def ends_sentence(line: str) -> bool:
+    """True when the line ends like a sentence; headlines, menus and names usually do not."""
+    return _SENTENCE_END.search(line.rstrip()) is not None
+
+
+def bullet(line: str) -> bool:
+    """True when the line starts like a list item."""
+    return _BULLET.match(line) is not None
+
+
+def topic_words(words: list[str]) -> list[str]:
+    """The words of a line that say what it is about: long alphabetic words and CJK characters.
+
+    Numbers are left out: a table of figures shares none with the prose around it, yet it is
+    not off topic.
+    """
+    return [word for word in words
+            if _CJK.match(word) or (len(word) >= TOPIC_WORD_LENGTH and _LETTERS.match(word))]

@@ -1,0 +1,189 @@
+"""The `tamis` command: a thin layer over the Python API.
+
+Exit codes: 0 the run finished (error records included); 2 bad usage or config; 3 no usable
+input; 4 the output folder cannot be used; 5 a worker died (rerun to resume); 130 interrupted
+(rerun to resume); 1 an unexpected internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from tamis import __version__
+from tamis.api import CleanError, clean_file
+from tamis.config import PRESETS, ConfigError, load_config
+from tamis.document import Document
+from tamis.io.inputs import InputError
+from tamis.runner import RunError, run
+from tamis.runner.layout import OutputError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_RUN = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+
+EPILOG = """\
+examples:
+  tamis run crawl/*.warc.gz -o out/ --preset fineweb
+  tamis run dump/ -o out/ --config my.yaml --workers 8
+  tamis clean page.txt --explain
+
+exit codes: 0 finished (error records included), 2 bad usage or config, 3 no usable input,
+4 output folder unusable, 5 a worker died (rerun to resume), 130 interrupted (rerun to resume)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tamis", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Turn raw web-crawled documents into clean, deduplicated, quality-filtered "
+                    "text, and say why every removed byte went.")
+    parser.add_argument("--version", action="version", version=f"tamis {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run_parser = commands.add_parser(
+        "run", help="run a pipeline over files, folders or globs",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run a pipeline over the inputs and write kept/, removed/ and errors/ "
+                    "records, manifest.json and stats.json under OUT. Rerunning the same "
+                    "command resumes an interrupted run.")
+    run_parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                            help="files, folders or globs: .jsonl(.gz/.zst), .parquet, .txt, "
+                                 ".html, .warc(.gz); local paths or fsspec URLs")
+    run_parser.add_argument("-o", "--output", required=True, metavar="OUT",
+                            help="output folder (created if missing)")
+    run_parser.add_argument("--preset", choices=PRESETS, default=None,
+                            help="bundled recipe to start from (default: default)")
+    run_parser.add_argument("--config", metavar="FILE",
+                            help="YAML file that extends or overrides the preset")
+    run_parser.add_argument("--workers", type=_positive, default=None, metavar="N",
+                            help="worker processes (default: number of CPUs); never changes "
+                                 "the output")
+    run_parser.add_argument("--limit", type=_positive, default=None, metavar="N",
+                            help="stop after N input records (in input order)")
+    run_parser.add_argument("--overwrite", action="store_true",
+                            help="replace an earlier run's outputs in OUT")
+    run_parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+    clean_parser = commands.add_parser(
+        "clean", help="clean one document and print the result",
+        description="Print the cleaned text of one document (.txt, .html, or the first record "
+                    "of a JSONL/Parquet file), or with --explain every cut and the signals.")
+    clean_parser.add_argument("file", metavar="FILE")
+    clean_parser.add_argument("--explain", action="store_true",
+                              help="show each edit with its rule, then the signals")
+    clean_parser.add_argument("--preset", choices=PRESETS, default="clean",
+                              help="whose per-document steps to apply (default: clean)")
+    clean_parser.add_argument("--config", metavar="FILE",
+                              help="YAML file that extends or overrides the preset")
+    return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {number}")
+    return number
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        if args.command == "run":
+            return _run(args, err)
+        return _clean(args)
+    except ConfigError as error:
+        err.print(f"[red]config error:[/] {error}")
+        return EXIT_USAGE
+    except InputError as error:
+        err.print(f"[red]input error:[/] {error}")
+        return EXIT_INPUT
+    except OutputError as error:
+        err.print(f"[red]output error:[/] {error}")
+        return EXIT_OUTPUT
+    except CleanError as error:
+        err.print(f"[red]error:[/] {error}")
+        return EXIT_INPUT
+    except RunError as error:
+        err.print(f"[red]run stopped:[/] {error}")
+        return EXIT_RUN
+    except KeyboardInterrupt:
+        err.print("interrupted; rerun the same command to resume")
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        if os.environ.get("TAMIS_DEBUG"):
+            raise
+        err.print(f"[red]internal error:[/] {type(error).__name__}: {error}\n"
+                  f"This is a bug in tamis; rerun with TAMIS_DEBUG=1 for the traceback and "
+                  f"report it. Rerunning the same command resumes where the run stopped.")
+        return EXIT_INTERNAL
+
+
+def _run(args: argparse.Namespace, err: Console) -> int:
+    result = run(args.inputs, args.output, preset=args.preset, config=args.config,
+                 workers=args.workers, limit=args.limit, overwrite=args.overwrite,
+                 quiet=args.quiet)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {warning}")
+    if not args.quiet:
+        counts = result.counts
+        table = Table(title=f"tamis run -> {result.output}", show_header=False)
+        for key in ("read", "kept", "removed", "errors"):
+            table.add_row(key, f"{counts[key]:,}")
+        for kind, count in counts.get("skipped", {}).items():
+            table.add_row(f"skipped ({kind})", f"{count:,}")
+        table.add_row("seconds", f"{result.manifest['seconds']:,.1f}")
+        if result.resumed:
+            table.add_row("note", "resumed an earlier run")
+        err.print(table)
+    return EXIT_OK
+
+
+def _clean(args: argparse.Namespace) -> int:
+    config = load_config(args.preset, args.config)
+    doc = clean_file(args.file, config=config)
+    out = sys.stdout
+    if not args.explain:
+        if doc.kept:
+            out.write(doc.text + "\n")
+        else:
+            assert doc.removed_by is not None
+            Console(stderr=True).print(f"removed by {doc.removed_by.step} "
+                                       f"({doc.removed_by.rule}): {doc.removed_by.detail}")
+        return EXIT_OK
+    explain(doc, Console(highlight=False))
+    return EXIT_OK
+
+
+def explain(doc: Document, console: Console) -> None:
+    """Every edit with its rule and what it removed, then the signals and the verdict."""
+    console.print(f"[bold]{doc.id}[/]: {len(doc.edits)} edits")
+    for edit in doc.edits:
+        removed = edit.original if len(edit.original) <= 120 else edit.original[:117] + "..."
+        what = f" -> {edit.replacement!r}" if edit.replacement else ""
+        console.print(f"  [cyan]{edit.rule}[/] [{edit.start}:{edit.end}] {edit.detail}")
+        console.print(f"    {removed!r}{what}", markup=False)
+    if doc.signals:
+        console.print("[bold]signals[/]")
+        for name, value in doc.signals.items():
+            console.print(f"  {name} = {value:g}")
+    verdict = ("kept" if doc.removed_by is None else
+               f"removed by {doc.removed_by.step} ({doc.removed_by.rule}): "
+               f"{doc.removed_by.detail}")
+    console.print(f"[bold]verdict[/]: {verdict}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

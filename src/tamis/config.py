@@ -1,0 +1,225 @@
+"""The run configuration: a bundled preset, optionally extended by the user's YAML file.
+
+Everything is validated before any work starts. A misspelt key or a bad value raises
+`ConfigError` naming the key and what was expected, so a typo never silently changes a recipe.
+
+A user config may:
+- set `input:` and `output:` options (merged key by key over the preset's);
+- replace the whole `pipeline:`;
+- change options of steps already in the pipeline with `override: {step: {option: value}}`;
+- add steps at the end with `append: [...]`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
+
+from tamis.pipeline import Step, build_step, registry
+
+PRESETS = ("default", "clean", "dedup", "fineweb", "gopher", "c4", "c4-datatrove")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message that names the key and what was expected."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputOptions(_Strict):
+    """How inputs are read and cut into shards."""
+
+    format: Literal["auto", "txt", "jsonl", "parquet", "warc", "html"] = "auto"
+    text_field: str = "text"
+    id_field: str = "id"
+    html_field: str | None = Field(
+        default=None, description="a JSONL/Parquet field holding HTML to extract")
+    shard_size: ByteSize = Field(default=ByteSize(128 * 1024**2),
+                                 description="target input bytes per shard")
+    max_record_size: ByteSize = Field(default=ByteSize(64 * 1024**2),
+                                      description="larger records become error records")
+
+
+class OutputOptions(_Strict):
+    """How records are written."""
+
+    format: Literal["jsonl", "parquet"] = "jsonl"
+    compression_level: int = Field(default=3, ge=1, le=19)
+
+
+class StepEntry(_Strict):
+    """One pipeline step: its registered name and validated options."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Config(_Strict):
+    """A complete, validated run configuration."""
+
+    description: str = ""
+    input: InputOptions = InputOptions()
+    output: OutputOptions = OutputOptions()
+    pipeline: list[StepEntry] = Field(default_factory=list)
+
+    def build_steps(self) -> list[Step]:
+        return [build_step(entry.name, entry.options) for entry in self.pipeline]
+
+    def fingerprint(self) -> str:
+        """A hash of everything that changes the output (workers and progress do not)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+class _UserFile(_Strict):
+    """What a user's YAML file may contain."""
+
+    description: str | None = None
+    input: dict[str, Any] | None = None
+    output: dict[str, Any] | None = None
+    pipeline: list[Any] | None = None
+    override: dict[str, dict[str, Any]] | None = None
+    append: list[Any] | None = None
+
+    @field_validator("pipeline", "append")
+    @classmethod
+    def _steps_are_names_or_mappings(cls, value: list[Any] | None) -> list[Any] | None:
+        for entry in value or []:
+            if not isinstance(entry, str | dict):
+                raise ValueError("each step is a name or a one-key mapping {name: {options}}")
+        return value
+
+
+def load_config(preset: str | None = None, path: str | Path | None = None,
+                overrides: dict[str, Any] | None = None) -> Config:
+    """The preset (default: `default`), extended by the YAML file at `path` and `overrides`."""
+    data = load_preset(preset or "default")
+    if path is not None:
+        data = _merge(data, _read_yaml(path), str(path))
+    if overrides:
+        data = _merge(data, overrides, "arguments")
+    return validate(data, source=str(path) if path else f"preset {preset or 'default'}")
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """A bundled preset as a plain mapping."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; expected one of: {', '.join(PRESETS)}")
+    text = resources.files("tamis.presets").joinpath(f"{name}.yaml").read_text("utf-8")
+    return yaml.safe_load(text) or {}
+
+
+def _read_yaml(path: str | Path) -> dict[str, Any]:
+    try:
+        text = Path(path).read_text("utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from error
+    try:
+        data = yaml.safe_load(text)  # safe_load: reading a config never runs code
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys "
+                          f"(input, output, pipeline, override, append), not {type(data).__name__}")
+    return data
+
+
+def _merge(base: dict[str, Any], layer: dict[str, Any], source: str) -> dict[str, Any]:
+    try:
+        user = _UserFile(**layer)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source, _UserFile)) from None
+    merged = dict(base)
+    if user.description is not None:
+        merged["description"] = user.description
+    for section in ("input", "output"):
+        extra = getattr(user, section)
+        if extra:
+            merged[section] = {**(base.get(section) or {}), **extra}
+    if user.pipeline is not None:
+        merged["pipeline"] = list(user.pipeline)
+    if user.override:
+        merged["pipeline"] = _override(merged.get("pipeline") or [], user.override, source)
+    if user.append:
+        merged["pipeline"] = list(merged.get("pipeline") or []) + list(user.append)
+    return merged
+
+
+def _override(pipeline: list[Any], changes: dict[str, dict[str, Any]], source: str) -> list[Any]:
+    names = [_entry_name(entry) for entry in pipeline]
+    result = list(pipeline)
+    for name, options in changes.items():
+        if name not in names:
+            raise ConfigError(f"{source}: override.{name}: no step {name!r} in the pipeline "
+                              f"(steps: {', '.join(names) or 'none'}); use append to add it")
+        index = names.index(name)
+        result[index] = {name: {**_entry_options(result[index]), **(options or {})}}
+    return result
+
+
+def _entry_name(entry: Any) -> str:
+    return entry if isinstance(entry, str) else next(iter(entry))
+
+
+def _entry_options(entry: Any) -> dict[str, Any]:
+    return {} if isinstance(entry, str) else dict(entry[next(iter(entry))] or {})
+
+
+def validate(data: dict[str, Any], source: str = "config") -> Config:
+    """Turn a merged mapping into a `Config`, checking every step name and option."""
+    known = registry()
+    entries = []
+    for position, entry in enumerate(data.get("pipeline") or []):
+        where = f"pipeline[{position}]"
+        if isinstance(entry, dict) and len(entry) != 1:
+            raise ConfigError(f"{source}: {where}: a step is a one-key mapping "
+                              f"{{name: {{options}}}}, got keys {sorted(entry)}")
+        name, options = _entry_name(entry), _entry_options(entry)
+        if name not in known:
+            raise ConfigError(f"{source}: {where}: unknown step {name!r}; "
+                              f"expected one of: {', '.join(sorted(known))}")
+        try:
+            known[name].Options(**options)
+        except ValidationError as error:
+            raise ConfigError(_describe(error, source, known[name].Options,
+                                        prefix=f"{where}.{name}")) from None
+        entries.append({"name": name, "options": options})
+    try:
+        return Config(**{**data, "pipeline": entries})
+    except ValidationError as error:
+        raise ConfigError(_describe(error, source, Config)) from None
+
+
+def _describe(error: ValidationError, source: str, model: type[BaseModel],
+              prefix: str = "") -> str:
+    """One line per problem: which key, what was wrong, what is expected."""
+    lines = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in (prefix, *problem["loc"]) if part != "")
+        if problem["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, problem["loc"][:-1])
+            hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
+            lines.append(f"{location}: unknown key{hint}")
+        else:
+            lines.append(f"{location}: {problem['msg']} (got {problem.get('input')!r})")
+    return f"{source}: " + "\n  ".join(lines)
+
+
+def _allowed_keys(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in location:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        current = field.annotation
+    return sorted(getattr(current, "model_fields", {}))

@@ -1,0 +1,218 @@
+"""Find the input files and cut them into shards.
+
+Shards are the unit of work. Their boundaries depend only on the inputs and the config, never on
+the number of workers, so the same run gives the same output however it is parallelised:
+- a large uncompressed JSONL or WARC file is cut into byte ranges (one 50 GB file still uses
+  every core); the reader of a range starts at the first record that begins inside it;
+- a compressed JSONL file or a Parquet file is one shard (gzip WARC files are range-split too:
+  each record is its own gzip member);
+- many small files (a folder of `.txt` or `.html` pages) are grouped into shards of a target size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import fsspec
+from fsspec.core import url_to_fs
+
+from tamis.config import InputOptions
+
+FORMAT_BY_EXTENSION = {
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+    ".parquet": "parquet", ".pq": "parquet",
+    ".txt": "txt", ".text": "txt",
+    ".html": "html", ".htm": "html",
+    ".warc": "warc", ".wet": "warc", ".arc": "warc",
+}
+COMPRESSION_BY_EXTENSION = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"PAR1", "parquet"),
+         (b"WARC/", "warc"))
+GLOB_CHARS = "*?["
+MAX_FILES_PER_SHARD = 10_000
+
+
+class InputError(ValueError):
+    """The inputs cannot be used: nothing matched, or a file is of an unknown kind."""
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file. `name` (used by ids and `source.file`) is relative to the folder given,
+    or to the folder holding the file or glob given."""
+
+    url: str
+    name: str
+    format: str
+    compression: str | None
+    size: int
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A piece of work: several whole files, or one byte range `[start, end)` of one file."""
+
+    index: int
+    files: tuple[InputFile, ...]
+    start: int = 0
+    end: int | None = None
+    lines_before: int = 0  # newlines before `start`, so JSONL line numbers stay exact
+
+    @property
+    def size(self) -> int:
+        if self.end is not None:
+            return self.end - self.start
+        return sum(file.size for file in self.files)
+
+    def describe(self) -> dict[str, Any]:
+        return {"index": self.index, "files": [asdict(file) for file in self.files],
+                "start": self.start, "end": self.end, "lines_before": self.lines_before}
+
+
+def discover(inputs: list[str], options: InputOptions) -> tuple[list[InputFile], list[str]]:
+    """Expand paths, folders and globs into input files, in a stable order.
+
+    Returns the files and the paths that were passed over (unknown kinds inside folders).
+    """
+    files: list[InputFile] = []
+    ignored: list[str] = []
+    for given in inputs:
+        fs, path = url_to_fs(given)
+        protocol = _protocol_prefix(given)
+        if any(char in path for char in GLOB_CHARS):
+            matches = sorted(fs.glob(path))
+            if not matches:
+                raise InputError(f"no input matches {given!r}")
+            root = _fixed_prefix(path)
+        elif fs.isdir(path):
+            matches = sorted(found for found in fs.find(path) if not _hidden(found, path))
+            root = path.rstrip("/")
+            if not matches:
+                raise InputError(f"the folder {given!r} holds no files; give files, folders or "
+                                 f"globs of .jsonl(.gz/.zst), .parquet, .txt, .html or .warc(.gz)")
+        elif fs.exists(path):
+            matches, root = [path], path.rsplit("/", 1)[0] if "/" in path else ""
+        else:
+            raise InputError(f"input {given!r} does not exist")
+        known_before = len(files)
+        for match in matches:
+            if fs.isdir(match):
+                continue
+            name = match[len(root) + 1:] if root else match
+            found = _identify(fs, protocol + match, match, name, options,
+                              explicit=not fs.isdir(path))
+            if found is None:
+                ignored.append(name)
+            else:
+                files.append(found)
+        if len(files) == known_before:
+            raise InputError(f"{given!r} holds no readable inputs (passed over: "
+                             f"{', '.join(ignored[:5])}); expected .jsonl(.gz/.zst), .parquet, "
+                             f".txt, .html or .warc(.gz) files")
+    return files, ignored
+
+
+def _protocol_prefix(given: str) -> str:
+    return given.split("://", 1)[0] + "://" if "://" in given else ""
+
+
+def _fixed_prefix(pattern: str) -> str:
+    """The folder part of a glob before its first wildcard: names are relative to it."""
+    cut = min(pattern.index(char) for char in GLOB_CHARS if char in pattern)
+    return pattern[:cut].rsplit("/", 1)[0] if "/" in pattern[:cut] else ""
+
+
+def _hidden(found: str, root: str) -> bool:
+    return any(part.startswith((".", "_")) for part in found[len(root):].split("/") if part)
+
+
+def _identify(fs: fsspec.AbstractFileSystem, url: str, path: str, name: str,
+              options: InputOptions, explicit: bool) -> InputFile | None:
+    stem = path.lower()
+    compression = None
+    for extension, kind in COMPRESSION_BY_EXTENSION.items():
+        if stem.endswith(extension):
+            compression, stem = kind, stem[: -len(extension)]
+    format_ = next((kind for ext, kind in FORMAT_BY_EXTENSION.items() if stem.endswith(ext)),
+                   None)
+    magic = _sniff(fs, path)
+    if magic in ("gzip", "zstd"):
+        compression = magic
+    elif magic is not None and compression is not None:
+        compression = None  # named .gz but not compressed: trust the bytes
+    if options.format != "auto":
+        format_ = options.format
+    elif magic in ("parquet", "warc"):
+        format_ = magic
+    if format_ is None:
+        if not explicit:
+            return None
+        raise InputError(f"cannot tell what kind of file {name!r} is; name it .jsonl, .parquet, "
+                         f".txt, .html or .warc(.gz), or set input.format in the config")
+    return InputFile(url, name, format_, compression, int(fs.size(path) or 0))
+
+
+def _sniff(fs: fsspec.AbstractFileSystem, path: str) -> str | None:
+    with fs.open(path, "rb") as handle:
+        head = handle.read(8)
+    return next((kind for magic, kind in MAGIC if head.startswith(magic)), None)
+
+
+def plan_shards(files: list[InputFile], options: InputOptions) -> list[Shard]:
+    """Cut files into shards of about `options.shard_size` bytes; see the module docstring."""
+    shards: list[Shard] = []
+    group: list[InputFile] = []
+    group_size = 0
+    target = int(options.shard_size)
+
+    def close_group() -> None:
+        nonlocal group, group_size
+        if group:
+            shards.append(Shard(len(shards), tuple(group)))
+            group, group_size = [], 0
+
+    for file in files:
+        if file.format in ("txt", "html"):
+            if group and (group_size + file.size > target or len(group) >= MAX_FILES_PER_SHARD):
+                close_group()
+            group.append(file)
+            group_size += file.size
+            continue
+        close_group()
+        if _splittable(file) and file.size > target:
+            starts = list(range(0, file.size, target))
+            if file.format == "jsonl":
+                newlines = _newlines_before(file, starts)
+            else:
+                newlines = [0] * len(starts)
+            for start, lines_before in zip(starts, newlines, strict=True):
+                shards.append(Shard(len(shards), (file,), start, min(start + target, file.size),
+                                    lines_before))
+        else:
+            shards.append(Shard(len(shards), (file,)))
+    close_group()
+    return shards
+
+
+def _splittable(file: InputFile) -> bool:
+    # A gzip WARC is a series of members, one per record: a reader can find the next one.
+    return (file.format == "jsonl" and file.compression is None) or (
+        file.format == "warc" and file.compression in (None, "gzip"))
+
+
+def _newlines_before(file: InputFile, starts: list[int]) -> list[int]:
+    """Newline counts before each start offset, in one sequential read of the file."""
+    counts = []
+    seen = 0
+    position = 0
+    with fsspec.open(file.url, "rb") as handle:
+        for start in starts:
+            while position < start:
+                chunk = handle.read(min(8 * 1024**2, start - position))
+                if not chunk:
+                    break
+                seen += chunk.count(b"\n")
+                position += len(chunk)
+            counts.append(seen)
+    return counts

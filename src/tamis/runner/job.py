@@ -1,0 +1,280 @@
+"""`tamis.run`: plan the shards, run every pass, resolve global steps, write the manifest.
+
+The runner owns the order of work and nothing else: what happens to a shard is in `shard.py`,
+where files go is in `layout.py`. A rerun of the same command resumes: shards whose completion
+marker exists are skipped, and the final output is the same as an uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import tamis
+from tamis.config import Config, load_config
+from tamis.io.inputs import Shard, discover, plan_shards
+from tamis.io.writers import write_parquet_atomic
+from tamis.pipeline import Decision, split_into_segments
+from tamis.runner import progress
+from tamis.runner.layout import RECORD_KINDS, Layout, write_json_atomic
+from tamis.runner.shard import ShardTask, run_shard
+
+
+class RunError(RuntimeError):
+    """A run could not finish (a worker died); rerunning the same command resumes it."""
+
+
+@dataclass
+class RunResult:
+    """What a finished run produced: where, and the counts that add up."""
+
+    output: Path
+    counts: dict[str, Any]
+    manifest: dict[str, Any]
+    resumed: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
+        preset: str | None = None, config: str | Path | Config | None = None,
+        workers: int | None = None, limit: int | None = None, overwrite: bool = False,
+        quiet: bool = True) -> RunResult:
+    """Run a pipeline over `inputs` and write records under `output`.
+
+    `config` is a YAML path extending the preset, or a ready `Config`. `workers` defaults to the
+    number of CPUs; it never changes the output. `limit` stops after that many records, in input
+    order.
+    """
+    started = time.time()
+    if isinstance(inputs, str | Path):
+        inputs = [inputs]
+    inputs = [str(item) for item in inputs]
+    if not isinstance(config, Config):
+        config = load_config(preset, config)
+    workers = workers or os.cpu_count() or 1
+    files, ignored = discover(inputs, config.input)
+    shards = plan_shards(files, config.input)
+    plan = [shard.describe() for shard in shards]
+    fingerprint = hashlib.sha256(json.dumps(
+        {"config": config.fingerprint(), "plan": plan, "limit": limit},
+        sort_keys=True).encode()).hexdigest()[:16]
+    layout = Layout(Path(output))
+    resumed = layout.prepare(fingerprint, {"config": config.model_dump(mode="json"),
+                                           "limit": limit, "plan": plan}, overwrite)
+    if resumed and layout.manifest.exists():
+        manifest = json.loads(layout.manifest.read_text("utf-8"))
+        return RunResult(layout.root, manifest["counts"], manifest, resumed=True)
+
+    segments = split_into_segments(config.build_steps())
+    counters = multiprocessing.get_context("spawn").Array("q", 3)
+    display = progress.Display(counters, quiet)
+    pool = _Pool(min(workers, len(shards)), counters)
+    try:
+        for pass_index, segment in enumerate(segments):
+            label = (f"pass {pass_index + 1}/{len(segments)}" if len(segments) > 1 else "run")
+            tasks = [ShardTask(str(layout.root), config, shard, pass_index)
+                     for shard in shards if layout.read_marker(pass_index, shard.index) is None]
+            display.start_phase(label, len(shards))
+            if pass_index == 0 and limit is not None:
+                _run_limited(tasks, layout, limit, display, len(shards) - len(tasks))
+            else:
+                pool.run(tasks, display, len(shards) - len(tasks))
+            if segment.ends_with is not None and not layout.resolved_marker(pass_index).exists():
+                display.message(f"resolving {segment.ends_with.name}")
+                key_files = [layout.keys_file(pass_index, shard.index) for shard in shards]
+                decisions = segment.ends_with.resolve(key_files, layout.work(pass_index))
+                _write_decisions(layout.decisions_file(pass_index), decisions)
+                write_json_atomic(layout.resolved_marker(pass_index),
+                                  {"documents_removed": sum(map(len, decisions.values()))})
+    finally:
+        pool.close()
+        display.close()
+
+    manifest = _finish(layout, config, shards, files, ignored, len(segments), limit,
+                       fingerprint, started)
+    warnings = []
+    if manifest["duplicate_ids"]["count"]:
+        warnings.append(f"{manifest['duplicate_ids']['count']} records share their id with an "
+                        f"earlier record (kept as they are; see manifest.json duplicate_ids)")
+    return RunResult(layout.root, manifest["counts"], manifest, resumed, warnings)
+
+
+class _Pool:
+    """The local executor: one process pool for all passes, or this process for one worker.
+
+    Workers are started once per run (not per pass) and only when there is work for them.
+    """
+
+    def __init__(self, workers: int, counters: Any) -> None:
+        self.workers = max(workers, 1)
+        self.counters = counters
+        self._executor: ProcessPoolExecutor | None = None
+
+    def run(self, tasks: list[ShardTask], display: progress.Display, already_done: int) -> None:
+        done = already_done
+        display.update(done)
+        if self.workers == 1:
+            progress.attach(self.counters)
+            for task in tasks:
+                run_shard(task)
+                done += 1
+                display.update(done)
+            return
+        if self._executor is None and tasks:
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=progress.attach, initargs=(self.counters,))
+        futures: dict[Future[dict[str, Any]], ShardTask] = {
+            self._executor.submit(run_shard, task): task for task in tasks} if tasks else {}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            for future in finished:
+                try:
+                    future.result()
+                except BrokenProcessPool as error:
+                    shard = futures[future].shard.index
+                    raise RunError(f"a worker process died while processing shard {shard} "
+                                   f"(killed, or out of memory); rerun the same command to "
+                                   f"resume") from error
+                done += 1
+            display.update(done)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+
+def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
+                 display: progress.Display, already_done: int) -> None:
+    """With --limit, shards run in input order until `limit` records have been read."""
+    remaining = limit
+    done = already_done
+    for shard_index in range(already_done):
+        marker = layout.read_marker(0, shard_index) or {}
+        remaining -= marker.get("read", 0)
+    for task in tasks:
+        marker = run_shard(ShardTask(task.root, task.config, task.shard, 0, max(remaining, 0)))
+        remaining -= marker["read"]
+        done += 1
+        display.update(done)
+
+
+def _write_decisions(path: Path, decisions: dict[int, dict[int, Decision]]) -> None:
+    rows = [{"shard": shard, "index": index, "rule": decision.rule, "detail": decision.detail,
+             "duplicate_of": decision.duplicate_of, "cluster": decision.cluster}
+            for shard, by_index in sorted(decisions.items())
+            for index, decision in sorted(by_index.items())]
+    schema = pa.schema([("shard", pa.int64()), ("index", pa.int64()), ("rule", pa.string()),
+                        ("detail", pa.string()), ("duplicate_of", pa.string()),
+                        ("cluster", pa.string())])
+    write_parquet_atomic(path, pa.Table.from_pylist(rows, schema=schema))
+
+
+def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any],
+            ignored: list[str], passes: int, limit: int | None, fingerprint: str,
+            started: float) -> dict[str, Any]:
+    """Add up the markers into manifest.json and stats.json, then drop the work files."""
+    totals: Counter[str] = Counter()
+    skipped: Counter[str] = Counter()
+    removed_by: Counter[str] = Counter()
+    edits: dict[str, Counter[str]] = {}
+    seconds: Counter[str] = Counter()
+    shard_rows = []
+    for shard in shards:
+        first = layout.read_marker(0, shard.index) or {}
+        last = layout.read_marker(passes - 1, shard.index) or {}
+        skipped.update(first.get("skipped", {}))
+        removed_by.update(last.get("removed_by", {}))
+        for rule, values in last.get("edits", {}).items():
+            edits.setdefault(rule, Counter()).update(values)
+        for pass_index in range(passes):
+            seconds.update((layout.read_marker(pass_index, shard.index) or {}).get("seconds", {}))
+        row = {"read": first.get("read", 0), "kept": last.get("kept", 0),
+               "removed": last.get("removed", 0), "errors": last.get("errors", 0)}
+        totals.update(row)
+        totals["bytes_in"] += first.get("bytes_in", 0)
+        totals["bytes_kept"] += last.get("bytes_kept", 0)
+        files_written = {kind: _part_name(layout, kind, shard.index) for kind in RECORD_KINDS}
+        shard_rows.append({**shard.describe(), **row, "skipped": first.get("skipped", {}),
+                           "outputs": files_written})
+    counts = {key: totals[key] for key in ("read", "kept", "removed", "errors")}
+    counts["skipped"] = dict(sorted(skipped.items()))
+    wall = time.time() - started
+    manifest = {
+        "tamis_version": tamis.__version__,
+        "status": "complete",
+        "fingerprint": fingerprint,
+        "started": datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds"),
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(wall, 3),
+        "limit": limit,
+        "config": config.model_dump(mode="json"),
+        "inputs": [file.name for file in files],
+        "ignored_inputs": ignored,
+        "counts": counts,
+        "duplicate_ids": _duplicate_ids(layout, shards),
+        "shards": shard_rows,
+    }
+    by_step: dict[str, dict[str, int]] = {}
+    for key, count in sorted(removed_by.items()):
+        step, rule = key.split("/", 1)
+        by_step.setdefault(step, {})[rule] = count
+    stats = {
+        "counts": counts,
+        "bytes_in": totals["bytes_in"],
+        "bytes_kept": totals["bytes_kept"],
+        "removed_by": by_step,
+        "edits": {rule: dict(values) for rule, values in sorted(edits.items())},
+        "seconds": {"wall": round(wall, 3),
+                    **{step: round(value, 3) for step, value in seconds.most_common()}},
+        "docs_per_second": round(counts["read"] / wall, 1) if wall else None,
+    }
+    write_json_atomic(layout.stats, stats)
+    write_json_atomic(layout.manifest, manifest)
+    shutil.rmtree(layout.meta / "work", ignore_errors=True)
+    return manifest
+
+
+def _part_name(layout: Layout, kind: str, shard: int) -> str | None:
+    matches = sorted((layout.root / kind).glob(f"part-{shard:05d}.*"))
+    return str(matches[0].relative_to(layout.root)) if matches else None
+
+
+def _duplicate_ids(layout: Layout, shards: list[Shard]) -> dict[str, Any]:
+    """Ids used by more than one record: kept as they are, counted and shown here."""
+    tables = [pq.read_table(path) for shard in shards
+              if (path := layout.ids_file(shard.index)).exists()]
+    if not tables:
+        return {"count": 0, "examples": []}
+    hashes = np.concatenate([table.column("hash").to_numpy() for table in tables])
+    unique, counts = np.unique(hashes, return_counts=True)
+    repeated = unique[counts > 1]
+    extra = int(counts[counts > 1].sum() - len(repeated))
+    examples: list[str] = []
+    wanted = set(repeated[:5].tolist())
+    for table in tables:
+        for value, doc_id in zip(table.column("hash").to_pylist(),
+                                 table.column("id").to_pylist(), strict=True):
+            if value in wanted and doc_id not in examples:
+                examples.append(doc_id)
+    return {"count": extra, "examples": examples}
+
+

@@ -1,0 +1,261 @@
+"""The work of one shard in one pass: the function every executor runs.
+
+Pass 0 reads the shard's input; later passes read the state the previous pass left, apply the
+decisions of the global step between them (deduplication), and go on with the next steps. The
+last pass writes `kept/`, `removed/` and `errors/`; earlier ones write state for the next pass.
+The shard's completion marker is written last, after every file is in place.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+import zstandard
+
+from tamis.config import Config
+from tamis.document import Document
+from tamis.io.inputs import Shard
+from tamis.io.readers import read_shard
+from tamis.io.records import RawRecord, ReadError, Skipped, preview
+from tamis.io.writers import JsonlZstWriter, open_writer, write_parquet_atomic
+from tamis.pipeline import Decision, GlobalStep, Step, document_from, split_into_segments
+from tamis.runner import progress
+from tamis.runner.layout import Layout, write_json_atomic
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """Everything a worker needs to do one shard of one pass (picklable)."""
+
+    root: str
+    config: Config
+    shard: Shard
+    pass_index: int
+    limit: int | None = None
+
+
+@dataclass
+class ShardStats:
+    """What happened in one shard: the counts that must add up, and where time went."""
+
+    read: int = 0
+    kept: int = 0
+    removed: int = 0
+    errors: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    removed_by: Counter[str] = field(default_factory=Counter)
+    edits: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    seconds: Counter[str] = field(default_factory=Counter)
+    bytes_in: int = 0
+    bytes_kept: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read, "kept": self.kept, "removed": self.removed, "errors": self.errors,
+            "skipped": dict(sorted(self.skipped.items())),
+            "removed_by": dict(sorted(self.removed_by.items())),
+            "edits": {rule: {"count": count, "chars": chars}
+                      for rule, (count, chars) in sorted(self.edits.items())},
+            "seconds": {step: round(value, 4) for step, value in self.seconds.items()},
+            "bytes_in": self.bytes_in, "bytes_kept": self.bytes_kept,
+        }
+
+
+_pipelines: dict[str, list[Step]] = {}
+
+
+def steps_for(config: Config) -> list[Step]:
+    """Build the pipeline once per worker process and config."""
+    key = config.fingerprint()
+    if key not in _pipelines:
+        _pipelines[key] = config.build_steps()
+    return _pipelines[key]
+
+
+def run_shard(task: ShardTask) -> dict[str, Any]:
+    """Process one shard for one pass and write its marker. Returns the marker's content."""
+    layout = Layout(Path(task.root))
+    steps = steps_for(task.config)
+    segments = split_into_segments(steps)
+    segment = segments[task.pass_index]
+    final = task.pass_index == len(segments) - 1
+    shard = task.shard.index
+    stats = ShardStats()
+    started = time.perf_counter()
+
+    if final:
+        fmt, level = task.config.output.format, task.config.output.compression_level
+        writers = {kind: open_writer(layout.root, kind, shard, fmt, level)
+                   for kind in ("kept", "removed", "errors")}
+    else:
+        writers = {"state": JsonlZstWriter(layout.state_file(task.pass_index, shard), 1)}
+    keys: list[dict[str, Any]] = []
+    ids: list[tuple[int, str]] = []
+    decisions = _load_decisions(layout, task.pass_index - 1, shard) if task.pass_index else {}
+    reporter = progress.Reporter()
+
+    try:
+        for index, item in enumerate(_items(task, layout)):
+            if isinstance(item, Skipped):
+                stats.skipped[item.kind] += 1
+                continue
+            stats.read += 1
+            if isinstance(item, RawRecord):
+                item = _to_document(item, steps, stats)
+            if isinstance(item, Document):
+                if task.pass_index == 0:
+                    ids.append((index, item.id))
+                    stats.bytes_in += len(item.input_text.encode("utf-8", "surrogatepass"))
+                decision = decisions.get(index)
+                if decision is not None:
+                    _apply_decision(item, decision, segments[task.pass_index - 1].ends_with)
+                if item.kept:
+                    item = _run_steps(item, segment.steps, stats)
+            if isinstance(item, Document) and item.kept and segment.ends_with is not None:
+                collected = segment.ends_with.collect(item)
+                if collected is not None:
+                    keys.append({"index": index, "id": item.id, **collected})
+            _write(item, writers, final, stats)
+            reporter.tick(item)
+        for writer in writers.values():
+            writer.close()
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+    reporter.flush()
+    if segment.ends_with is not None and keys:
+        write_parquet_atomic(layout.keys_file(task.pass_index, shard), pa.Table.from_pylist(keys))
+    if ids:
+        _write_ids(layout.ids_file(shard), ids)
+    stats.seconds["total"] += time.perf_counter() - started
+    marker = {"shard": shard, "pass": task.pass_index, **stats.to_dict()}
+    write_json_atomic(layout.marker(task.pass_index, shard), marker)
+    return marker
+
+
+def _items(task: ShardTask, layout: Layout) -> Iterator[Any]:
+    if task.pass_index == 0:
+        items: Iterator[Any] = read_shard(task.shard, task.config.input)
+        if task.limit is not None:
+            items = _first_records(items, task.limit)
+        yield from items
+        return
+    path = layout.state_file(task.pass_index - 1, task.shard.index)
+    if not path.exists():  # the previous pass had no record for this shard
+        return
+    with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as stream:
+        buffer = b""
+        while chunk := stream.read(1024 * 1024):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                yield _from_state(orjson.loads(line))
+
+
+def _first_records(items: Iterator[Any], limit: int) -> Iterator[Any]:
+    count = 0
+    for item in items:
+        if count >= limit:
+            return
+        yield item
+        if not isinstance(item, Skipped):
+            count += 1
+
+
+def _from_state(state: dict[str, Any]) -> Document | ReadError:
+    if "error" in state:
+        error = state["error"]
+        return ReadError(error["source"], error["error"], error.get("raw", ""), error.get("id"))
+    return Document.from_state(state["doc"])
+
+
+def _to_document(record: RawRecord, steps: list[Step], stats: ShardStats) -> Document | ReadError:
+    started = time.perf_counter()
+    try:
+        return document_from(record, steps)
+    except Exception as error:  # ExtractionError, or the extractor's own failure
+        return ReadError(record.source, f"extraction failed: {error}",
+                         preview(record.html or b""), record.id)
+    finally:
+        if record.html is not None:
+            stats.seconds["extract"] += time.perf_counter() - started
+
+
+def _run_steps(doc: Document, steps: list[Step], stats: ShardStats) -> Document | ReadError:
+    for step in steps:
+        started = time.perf_counter()
+        try:
+            step(doc)
+        except Exception as error:  # one bad document must not stop the run
+            return ReadError(doc.source, f"step {step.name} failed: {type(error).__name__}: "
+                             f"{error}", doc.input_text[:1024], doc.id)
+        finally:
+            stats.seconds[step.name] += time.perf_counter() - started
+        if not doc.kept:
+            break
+    return doc
+
+
+def _apply_decision(doc: Document, decision: Decision, step: GlobalStep | None) -> None:
+    doc.remove(step.name if step else "global", decision.rule, decision.detail)
+    doc.duplicate_of = decision.duplicate_of
+    doc.cluster = decision.cluster
+
+
+def _write(item: Document | ReadError, writers: dict[str, Any], final: bool,
+           stats: ShardStats) -> None:
+    if not final:
+        record = ({"error": item.to_record()} if isinstance(item, ReadError)
+                  else {"doc": item.to_state()})
+        writers["state"].write(record)
+        return
+    if isinstance(item, ReadError):
+        stats.errors += 1
+        writers["errors"].write(item.to_record())
+        return
+    for edit in item.edits:
+        counts = stats.edits[edit.rule]
+        counts[0] += 1
+        counts[1] += len(edit.original) - len(edit.replacement)
+    if item.kept:
+        stats.kept += 1
+        stats.bytes_kept += len(item.text.encode("utf-8", "surrogatepass"))
+        writers["kept"].write(item.to_record())
+    else:
+        assert item.removed_by is not None
+        stats.removed += 1
+        stats.removed_by[f"{item.removed_by.step}/{item.removed_by.rule}"] += 1
+        writers["removed"].write(item.to_record())
+
+
+
+
+def _write_ids(path: Path, ids: list[tuple[int, str]]) -> None:
+    """Each document's id and its 64-bit hash, for the end-of-run duplicate-id check."""
+    names = [doc_id for _, doc_id in ids]
+    table = pa.table({
+        "index": pa.array([index for index, _ in ids], pa.int64()),
+        "id": pa.array(names, pa.string()),
+        "hash": pa.array([xxhash.xxh3_64_intdigest(name.encode("utf-8", "surrogatepass"))
+                          for name in names], pa.uint64()),
+    })
+    write_parquet_atomic(path, table)
+
+
+def _load_decisions(layout: Layout, pass_index: int, shard: int) -> dict[int, Decision]:
+    path = layout.decisions_file(pass_index)
+    if not path.exists():
+        return {}
+    table = pq.read_table(path, filters=[("shard", "=", shard)])
+    return {row.pop("index"): Decision(**{k: v for k, v in row.items() if k != "shard"})
+            for row in table.to_pylist()}
