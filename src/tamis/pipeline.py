@@ -27,6 +27,7 @@ STEP_MODULES = (
     "tamis.filters",
     "tamis.clean",
     "tamis.dedup",
+    "tamis.extract",
 )
 
 

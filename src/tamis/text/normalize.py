@@ -1,4 +1,4 @@
-"""Normalisation: whitespace, mojibake (only where detected), Unicode NFC.
+"""Normalisation: whitespace, Unicode NFC, mojibake (only where detected).
 
 Each change is recorded as an edit with its rule, so a normalised document still rebuilds its
 input. Normalisation is per line: a line that needs nothing costs one cheap check.
@@ -46,21 +46,21 @@ class Normalize(Step):
     options: NormalizeOptions
 
     def __call__(self, doc: Document) -> None:
-        # Whitespace first: ftfy judges mojibake in context, so it must see the final spacing
-        # or a second run could judge differently (normalising twice must change nothing).
+        # Mojibake last: ftfy judges in context, so it must see the final spacing and composed
+        # characters, or a second run could judge differently (twice must change nothing).
         if self.options.whitespace:
             doc.edit(whitespace_changes(doc.text))
-        if self.options.mojibake and _MOJIBAKE_HINT.search(doc.text):
-            doc.edit(_line_changes(doc.text, _fix_mojibake, "normalize.mojibake"))
         if self.options.nfc and not unicodedata.is_normalized("NFC", doc.text):
             doc.edit(_line_changes(doc.text, _nfc, "normalize.nfc"))
+        if self.options.mojibake and _MOJIBAKE_HINT.search(doc.text):
+            doc.edit(_line_changes(doc.text, _fix_mojibake, "normalize.mojibake"))
 
 
 def _fix_mojibake(line: str) -> str:
     # ftfy's badness check is the "detected" part: clean lines are never touched.
     if line.isascii() or not ftfy.is_bad(line):
         return line
-    return ftfy.fix_encoding(line)
+    return unicodedata.normalize("NFC", ftfy.fix_encoding(line))
 
 
 def _nfc(line: str) -> str:

@@ -1,0 +1,267 @@
+"""WARC and WET files (plain or gzip), read with FastWARC, cut into byte ranges at any offset.
+
+What becomes a document: a `response` record whose HTTP content type is HTML (its payload goes
+through extraction) and a WET `conversion` record (its payload is text). Everything else is not a
+document and is counted by kind: `warcinfo`, `request`, `metadata` (all of a WAT file),
+`response:application/pdf`, `response:unknown` (no content type)...
+
+Byte ranges: a shard planner cuts a large file at arbitrary offsets. The reader of `[start, end)`
+yields exactly the records whose first byte lies in that range, so consecutive ranges yield every
+record once. At `start` it resynchronises to the next record boundary: in a gzip WARC each record
+is its own gzip member (Common Crawl writes them so), and a boundary is a member that decompresses
+to `WARC/`; in a plain WARC it is a `WARC/1.x` line followed, after its Content-Length, by the
+next record or the end of the file.
+
+Bad bytes never stop the run: a truncated record or an undecodable stretch of the file becomes a
+`ReadError` at its byte offset, and reading goes on at the next record boundary.
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
+
+from tamis.io.records import RawRecord, ReadError, Skipped, preview
+
+Item = RawRecord | ReadError | Skipped
+
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+DEFAULT_MAX_RECORD_SIZE = 64 * 1024 * 1024
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_SCAN_CHUNK = 1024 * 1024
+_MAX_HEADER = 64 * 1024
+
+
+def read_warc(stream: BinaryIO, *, file: str, start: int = 0, end: int | None = None,
+              max_record_size: int = DEFAULT_MAX_RECORD_SIZE) -> Iterator[Item]:
+    """Every record of `stream` whose first byte lies in `[start, end)`, in file order.
+
+    `stream` must be seekable. `max_record_size` bounds the payload loaded into memory: a
+    larger record is an error record, not an out-of-memory.
+    """
+    stream.seek(0)
+    gzipped = stream.read(3) == _GZIP_MAGIC
+    splittable = not gzipped or _one_record_per_member(stream)
+    if not splittable:
+        # One gzip stream for many records has no boundary a range could start at (and FastWARC
+        # reports no usable record offsets in it): the range that starts at 0 reads it all.
+        if start > 0:
+            return
+        end = None
+    position: int | None = start if start == 0 else _next_boundary(stream, start, end, gzipped)
+    while position is not None and (end is None or position < end):
+        stream.seek(position)
+        last: int | None = None
+        item: Item | None = None
+        try:
+            for record in ArchiveIterator(stream, parse_http=True):
+                offset = record.stream_pos
+                if end is not None and offset >= end:
+                    return
+                last = offset
+                item = _item(record, file, offset, max_record_size)
+                yield item
+        except OSError as error:  # FastWARC's report of undecodable bytes
+            if last is None or not splittable:
+                bad = position if last is None else last
+            else:
+                bad = _record_end(stream, last, gzipped)[0]
+            position = _next_boundary(stream, bad + 1, None, gzipped) if splittable else None
+            until = f"the next record at byte {position}" if position is not None else "the end"
+            yield ReadError({"file": file, "offset": bad},
+                            f"unreadable WARC data at byte {bad} of {file} ({error}); "
+                            f"skipped to {until}", _peek(stream, bad))
+            continue
+        # FastWARC ends quietly on a file cut short; a cut inside a payload was caught above.
+        if not splittable:
+            last = 0  # the one gzip member
+        if last is not None and not isinstance(item, ReadError) and \
+                not _record_end(stream, last, gzipped)[1]:
+            yield ReadError({"file": file, "offset": last},
+                            f"{file} is truncated: it ends inside the record at byte {last}",
+                            _peek(stream, last))
+        return
+
+
+# -- one record ---------------------------------------------------------------------------------
+
+
+def _item(record: WarcRecord, file: str, offset: int, max_record_size: int) -> Item:
+    kind = _type_name(record.record_type)
+    source = {"file": file, "offset": offset}
+    if kind == "conversion":
+        content_type = _mime(record.headers.get("Content-Type"))
+    elif kind == "response" and record.is_http:
+        content_type = record.http_content_type or ""
+        if content_type not in HTML_TYPES:
+            return Skipped(f"response:{content_type or 'unknown'}")
+    else:
+        return Skipped(kind if kind != "response" else "response:not-http")
+    record_id = record.record_id
+    if record.content_length > max_record_size:
+        return ReadError(source, f"{kind} record of {record.content_length} bytes is larger "
+                         f"than input.max_record_size ({max_record_size} bytes)", id=record_id)
+    payload = record.reader.read()
+    if len(payload) < record.content_length:
+        return ReadError(source, f"{kind} record is truncated: {len(payload)} of "
+                         f"{record.content_length} payload bytes", preview(payload), record_id)
+    metadata = _metadata(record, content_type)
+    if kind == "conversion":
+        text = payload.decode("utf-8", errors="replace")  # WET text is UTF-8 by definition
+        return RawRecord(record_id, source, text=text, metadata=metadata)
+    return RawRecord(record_id, source, html=payload, metadata=metadata)
+
+
+def _metadata(record: WarcRecord, content_type: str) -> dict[str, object]:
+    url = record.headers.get("WARC-Target-URI")
+    metadata: dict[str, object] = {
+        "url": url.strip("<>") if url else None,
+        "date": record.headers.get("WARC-Date"),
+        "content_type": content_type,
+    }
+    if record.http_headers is not None:
+        metadata["http_status"] = record.http_headers.status_code
+        if record.http_charset:
+            metadata["charset"] = record.http_charset
+    language = record.headers.get("WARC-Identified-Content-Language")
+    if language:
+        metadata["language"] = language
+    return metadata
+
+
+def _type_name(record_type: WarcRecordType) -> str:
+    name = getattr(record_type, "name", None) or str(record_type)
+    return name.rsplit(".", 1)[-1]
+
+
+def _mime(value: str | None) -> str:
+    return value.split(";", 1)[0].strip().lower() if value else ""
+
+
+# -- record boundaries --------------------------------------------------------------------------
+
+
+def _next_boundary(stream: BinaryIO, start: int, end: int | None, gzipped: bool) -> int | None:
+    """The offset of the first record that starts at or after `start` (and before `end`)."""
+    marker = _GZIP_MAGIC if gzipped else b"WARC/1."
+    is_record = _is_gzip_record if gzipped else _is_plain_record
+    position = start
+    while end is None or position < end:
+        stream.seek(position)
+        chunk = stream.read(_SCAN_CHUNK + len(marker))
+        if len(chunk) < len(marker):
+            return None
+        found = chunk.find(marker)
+        while found != -1 and found < _SCAN_CHUNK:
+            candidate = position + found
+            if end is not None and candidate >= end:
+                return None
+            if is_record(stream, candidate):
+                return candidate
+            found = chunk.find(marker, found + 1)
+        position += _SCAN_CHUNK
+
+
+def _is_gzip_record(stream: BinaryIO, offset: int) -> bool:
+    """A gzip member starts here and its first bytes are a WARC header."""
+    return _inflate_head(stream, offset, 7) == b"WARC/1."
+
+
+def _is_plain_record(stream: BinaryIO, offset: int) -> bool:
+    """A WARC header starts here, on a line of its own, and its block ends where another starts."""
+    if offset > 0:
+        stream.seek(offset - 1)
+        if stream.read(1) != b"\n":
+            return False
+    length = _plain_record_length(stream, offset)
+    if length is None:
+        return False
+    stream.seek(offset + length)
+    following = stream.read(7)
+    return following in (b"", b"WARC/1.")
+
+
+def _plain_record_length(stream: BinaryIO, offset: int) -> int | None:
+    """Header, block and the blank line after it, or None if no WARC header starts here."""
+    stream.seek(offset)
+    head = stream.read(_MAX_HEADER)
+    header_end = head.find(b"\r\n\r\n")
+    if not head.startswith(b"WARC/1.") or header_end == -1:
+        return None
+    for line in head[:header_end].split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return header_end + 4 + int(value) + 4
+    return None
+
+
+def _one_record_per_member(stream: BinaryIO) -> bool:
+    """Whether the first gzip member holds exactly one record (and so, as WARC writers do, all)."""
+    length = _plain_record_length(io.BytesIO(_inflate_head(stream, 0, _MAX_HEADER)), 0)
+    if length is None:
+        return False
+    _, size, complete = _inflate_member(stream, 0, length + 1)
+    return complete and size == length
+
+
+def _record_end(stream: BinaryIO, offset: int, gzipped: bool) -> tuple[int, bool]:
+    """Where the record at `offset` ends (its gzip member, or its block), and whether it is whole.
+
+    A record is not whole when the file ends before it does (a truncated download).
+    """
+    if gzipped:
+        member_end, _, complete = _inflate_member(stream, offset)
+        return max(member_end, offset + 1), complete
+    length = _plain_record_length(stream, offset)
+    if length is None:
+        return offset + 1, False
+    stream.seek(0, io.SEEK_END)
+    return offset + length, offset + length <= stream.tell()
+
+
+def _inflate_head(stream: BinaryIO, offset: int, size: int) -> bytes:
+    """The first `size` decompressed bytes of the gzip member at `offset` (b"" if there is none)."""
+    stream.seek(offset)
+    inflater = zlib.decompressobj(wbits=31)
+    head = b""
+    try:
+        while len(head) < size and not inflater.eof:
+            data = inflater.unconsumed_tail or stream.read(16 * 1024)
+            if not data:
+                break
+            head += inflater.decompress(data, size - len(head))
+    except zlib.error:
+        return b""
+    return head
+
+
+def _inflate_member(stream: BinaryIO, offset: int,
+                    limit: int | None = None) -> tuple[int, int, bool]:
+    """Decompress the member at `offset` in bounded memory: (compressed end, size, complete).
+
+    Stops early once more than `limit` bytes came out; a corrupt member ends where it breaks.
+    """
+    stream.seek(offset)
+    inflater = zlib.decompressobj(wbits=31)
+    consumed = size = 0
+    try:
+        while not inflater.eof and (limit is None or size < limit):
+            data = stream.read(64 * 1024)
+            if not data:
+                break
+            size += len(inflater.decompress(data, 64 * 1024))
+            while inflater.unconsumed_tail and not inflater.eof:
+                size += len(inflater.decompress(inflater.unconsumed_tail, 64 * 1024))
+            consumed += len(data) - len(inflater.unused_data)
+    except zlib.error:
+        return offset + consumed, size, False
+    return offset + consumed, size, inflater.eof
+
+
+def _peek(stream: BinaryIO, offset: int) -> str:
+    stream.seek(offset)
+    return preview(stream.read(1024))
