@@ -110,11 +110,12 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
                 continue
             stats.read += 1
             if isinstance(item, RawRecord):
+                stats.bytes_in += item.size or len(
+                    item.html or (item.text or "").encode("utf-8", "replace"))
                 item = _to_document(item, steps, stats)
             if isinstance(item, Document):
                 if task.pass_index == 0:
                     ids.append((index, item.id))
-                    stats.bytes_in += len(item.input_text.encode("utf-8", "surrogatepass"))
                 decision = decisions.get(index)
                 if decision is not None:
                     _apply_decision(item, decision, segments[task.pass_index - 1].ends_with)
@@ -229,7 +230,8 @@ def _write(item: Document | ReadError, writers: dict[str, Any], final: bool,
         counts[1] += len(edit.original) - len(edit.replacement)
     if item.kept:
         stats.kept += 1
-        stats.bytes_kept += len(item.text.encode("utf-8", "surrogatepass"))
+        text = item.text
+        stats.bytes_kept += len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
         writers["kept"].write(item.to_record())
     else:
         assert item.removed_by is not None
