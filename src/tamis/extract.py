@@ -31,7 +31,7 @@ from pydantic import Field
 from tamis.document import Document
 from tamis.pipeline import Step, StepOptions, register
 
-STARTUP_TIMEOUT = 120.0  # seconds for a fresh helper to import its engine (a loaded 2-core box)
+STARTUP_TIMEOUT = 120.0  # seconds for a fresh helper to import its engine: generous, for busy hosts
 _OK, _FAILED = b"\x00", b"\x01"
 
 
@@ -157,8 +157,10 @@ class _Helper:
         command = [sys.executable, "-c", "import sys, tamis.extract as e; e._main(sys.argv[1:])",
                    str(theirs.fileno()), self.options.model_dump_json()]
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))}
+        # Its own session: a Ctrl-C meant for the run reaches the worker, which then closes the
+        # pipe, and the helper ends quietly on the closed pipe.
         process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=environment,
-                                   stdin=subprocess.DEVNULL)
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
         self.process, self.connection = process, ours
         try:
