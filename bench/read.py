@@ -46,7 +46,8 @@ with open(source, "rb") as raw, open(target, "wb") as out:
 
 
 def make_corpus(path: Path, megabytes: int) -> tuple[int, int]:
-    documents = [json.loads(line) for line in gzip.open(DATA, "rt", encoding="utf-8")]
+    with gzip.open(DATA, "rt", encoding="utf-8") as lines:
+        documents = [json.loads(line) for line in lines]
     target = megabytes * 1_000_000
     written = count = 0
     compressor = zstandard.ZstdCompressor(level=3)

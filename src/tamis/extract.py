@@ -78,10 +78,16 @@ def extract_text(html: bytes, options: ExtractOptions, url: str | None = None,
     page = decode_html(html, charset)
     if options.engine == "trafilatura":
         import trafilatura
+        from trafilatura.deduplication import LRU_SIZE, LRUCache
 
-        # FineWeb's call (datatrove's Trafilatura extractor): no comments, deduplicated.
+        # FineWeb's call (datatrove's Trafilatura extractor): no comments, deduplicated. But
+        # trafilatura's default duplicate cache lives across calls, so a page's text would
+        # depend on the pages the process saw before it (measured: the same page extracted four
+        # times in a row gave 367, 367, 367 then 591 characters). A fresh cache per page keeps
+        # the repeated-paragraph removal within the page and the output deterministic.
         text = trafilatura.extract(page, url=url, favor_precision=options.favour_precision,
-                                   include_comments=False, deduplicate=True)
+                                   include_comments=False,
+                                   deduplicate=LRUCache(maxsize=LRU_SIZE))
         return text or ""
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
