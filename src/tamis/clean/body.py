@@ -4,12 +4,13 @@ How a line is judged, in three moves, all from evidence inside the document:
 
 1. **Sentences anchor the body.** A line with enough words that ends like a sentence (or is
    very long) is prose. The words these lines use are the document's topic.
-2. **Blocks are judged whole.** A run of lines that are not prose (a menu, a list of headlines,
-   a share bar), or a run of bulleted lines, is one block. If its words are mostly ones the prose
-   never uses, the whole block is off topic, even when one of its lines happens to share a word
-   with the article (the seed's headline about Russia). Code and figures have few words to
-   compare, tables (lines holding figures) are data, and a list the prose announces ("The tour
-   dates:") is the article's own: none of these is judged off topic.
+2. **Blocks are judged whole.** A run of lines that are not prose (a menu, a share bar), a run
+   of short lines (a list of headlines, some of which end like sentences), or a run of bulleted
+   lines is one block. If its words are mostly ones the rest of the prose never uses, the whole
+   block is off topic, even when one of its lines shares a word with the article (the seed's
+   headline about Russia). Code and figures have few words to compare, tables (lines holding
+   figures) are data, a list the prose announces ("The tour dates:") is the article's own, and
+   a block holding most of the prose is the body: none of these is judged off topic.
 3. **The body is the best stretch.** Each line scores: prose counts its words, off-topic lines
    cost a penalty, other short lines a small one (or earn a little when they use the body's
    words). The stretch of lines with the highest total (a maximum-sum subarray, as in Finn et
@@ -22,6 +23,7 @@ the lines that survive until nothing more goes, so cleaning cleaned text changes
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import regex
@@ -45,7 +47,8 @@ class BodyOptions(StepOptions):
     # Fewer consecutive bulleted lines than this are not treated as a list block.
     min_list_lines: int = 3
     # A block is off topic when less than this share of its topic words occurs in the prose.
-    off_topic_share: float = 0.5
+    off_topic_share: float = 0.42
+    inner_off_topic_share: float = 0.5
     # A short line is on topic when at least this share of its topic words occurs in the prose.
     on_topic_share: float = 0.6
     # Blocks with fewer topic words per line than this (code, numbers) are not judged.
@@ -60,6 +63,8 @@ class BodyOptions(StepOptions):
     on_topic_bonus: float = 0.5
     # A cut last line with at most this many words is a dangling fragment (a name, a byline).
     fragment_words: int = 6
+    # Also judge runs of short lines whole (a list of headlines, some ending like sentences).
+    short_blocks: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +73,7 @@ class Cut:
 
     rule: str
     detail: str
+    share: float = 0.0  # for a block: the share of its topic words the body uses
 
 
 @register
@@ -109,27 +115,28 @@ def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
         return {}
     prose = [index > 0 and _is_prose(text[index], words[index], options)
              for index in range(count)]
-    vocabulary = {word for index in range(count) if prose[index] for word in topics[index]}
+    vocabulary = Counter(word for index in range(count) if prose[index]
+                         for word in set(topics[index]))
     if not vocabulary:
         return {}
     announced = _announced(text, words, prose, options)
-    off_topic = _off_topic_blocks(text, prose, topics, vocabulary, announced, options)
+    off_topic = _off_topic_blocks(text, words, prose, topics, vocabulary, announced, options)
     scores = []
     for index in range(count):
-        if prose[index]:
-            scores.append(float(len(words[index])))
-        elif index in announced:
-            scores.append(options.on_topic_bonus)
-        elif index in off_topic:
+        if index in off_topic:  # before prose: a sentence in an off-topic list is the list's
             scores.append(-options.off_topic_penalty)
-        elif _share_in(topics[index], vocabulary) >= options.on_topic_share:
+        elif prose[index]:
+            scores.append(float(len(words[index])))
+        elif index in announced or \
+                _share_in(topics[index], vocabulary) >= options.on_topic_share:
             scores.append(options.on_topic_bonus)
         else:
             scores.append(-options.short_line_penalty)
     first, last = _best_stretch(scores)
     cuts: dict[int, Cut] = {}
     for index in range(1, count):
-        if index in off_topic:
+        if index in off_topic and (off_topic[index].share < options.inner_off_topic_share
+                                   or not first <= index < last):
             cuts[index] = off_topic[index]
         elif not first <= index < last:
             where = "before" if index < first else "after"
@@ -144,19 +151,31 @@ def _is_prose(line: str, line_words: list[str], options: BodyOptions) -> bool:
         count >= options.min_sentence_words and ends_sentence(line))
 
 
-def _share_in(topics: list[str], vocabulary: set[str]) -> float:
+def _share_outside(topics: list[str], vocabulary: Counter[str], own: Counter[str]) -> float:
+    """Share of `topics` used by prose lines other than the block's own."""
+    if not topics:
+        return 0.0
+    return sum(vocabulary[word] > own[word] for word in topics) / len(topics)
+
+
+def _share_in(topics: list[str], vocabulary: Counter[str]) -> float:
     if not topics:
         return 0.0
     return sum(word in vocabulary for word in topics) / len(topics)
 
 
-def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]],
-                      vocabulary: set[str], announced: set[int],
+def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool],
+                      topics: list[list[str]], vocabulary: Counter[str], announced: set[int],
                       options: BodyOptions) -> dict[int, Cut]:
     """Lines in blocks whose words the prose does not use, with the cut for each."""
-    # Bulleted lists first, whole; then runs of non-prose lines not already judged.
+    # Bulleted lists first, whole; then runs of short lines (a list of headlines where some
+    # end like sentences); then runs of non-prose lines not already judged.
     blocks = [block for block in _runs(range(1, len(text)), lambda index: bullet(text[index]))
               if len(block) >= options.min_list_lines]
+    if options.short_blocks:
+        short = _runs(range(1, len(text)),
+                      lambda index: len(words[index]) < options.long_line_words)
+        blocks += [block for block in short if len(block) >= options.min_list_lines]
     blocks += _runs(range(1, len(text)), lambda index: not prose[index])
     cuts: dict[int, Cut] = {}
     for block in blocks:
@@ -167,18 +186,21 @@ def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]
             continue  # code, figures, symbols: nothing to compare
         if _is_table(text, block, options):
             continue
-        share = _share_in(block_topics, vocabulary)
+        own = Counter(word for index in block if prose[index] for word in set(topics[index]))
+        if own and sum(own.values()) * 2 > sum(vocabulary.values()):
+            continue  # the block holds most of the prose: it is the body
+        share = _share_outside(block_topics, vocabulary, own)
         if share >= options.off_topic_share:
             continue
         listed = len(block) >= options.min_list_lines
         kind = "list" if listed else "short line"
         cut = Cut(LINK_LIST if listed else BOILERPLATE,
-                  f"{kind} sharing {share:.0%} of its words with the body")
+                  f"{kind} sharing {share:.0%} of its words with the body", share)
         for index in block:
             cuts[index] = cut
         heading = block[0] - 1
         if listed and heading > 0 and not prose[heading] and heading not in cuts:
-            cuts[heading] = Cut(LINK_LIST, f"heading of a {cut.detail}")
+            cuts[heading] = Cut(LINK_LIST, f"heading of a {cut.detail}", share)
     return cuts
 
 
