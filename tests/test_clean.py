@@ -102,7 +102,10 @@ line = st.one_of(
     st.sampled_from(ARTICLE + UNRELATED + ["Read more", "", "Jane Doe", "Home", "x" * 30]),
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60),
 )
-documents = st.lists(line, min_size=0, max_size=25).map("\n".join)
+titles = st.sampled_from(["Libraries get more money_cheap flights to cancun",
+                          "Libraries get more money - City Herald", "Menu", ""])
+documents = st.builds(lambda title, lines: "\n".join([title, *lines]), titles,
+                      st.lists(line, min_size=0, max_size=25))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -48,7 +48,6 @@ class BodyOptions(StepOptions):
     min_list_lines: int = 3
     # A block is off topic when less than this share of its topic words occurs in the prose.
     off_topic_share: float = 0.42
-    inner_off_topic_share: float = 0.5
     # A short line is on topic when at least this share of its topic words occurs in the prose.
     on_topic_share: float = 0.6
     # Blocks with fewer topic words per line than this (code, numbers) are not judged.
@@ -73,7 +72,6 @@ class Cut:
 
     rule: str
     detail: str
-    share: float = 0.0  # for a block: the share of its topic words the body uses
 
 
 @register
@@ -135,8 +133,7 @@ def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
     first, last = _best_stretch(scores)
     cuts: dict[int, Cut] = {}
     for index in range(1, count):
-        if index in off_topic and (off_topic[index].share < options.inner_off_topic_share
-                                   or not first <= index < last):
+        if index in off_topic:
             cuts[index] = off_topic[index]
         elif not first <= index < last:
             where = "before" if index < first else "after"
@@ -168,15 +165,15 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
                       topics: list[list[str]], vocabulary: Counter[str], announced: set[int],
                       options: BodyOptions) -> dict[int, Cut]:
     """Lines in blocks whose words the prose does not use, with the cut for each."""
+    prose_words = sum(len(topics[index]) for index in range(len(text)) if prose[index])
     # Bulleted lists first, whole; then runs of short lines (a list of headlines where some
     # end like sentences); then runs of non-prose lines not already judged.
-    blocks = [block for block in _runs(range(1, len(text)), lambda index: bullet(text[index]))
+    blocks = [block for block in _runs([bullet(line) for line in text])
               if len(block) >= options.min_list_lines]
     if options.short_blocks:
-        short = _runs(range(1, len(text)),
-                      lambda index: len(words[index]) < options.long_line_words)
+        short = _runs([len(line_words) < options.long_line_words for line_words in words])
         blocks += [block for block in short if len(block) >= options.min_list_lines]
-    blocks += _runs(range(1, len(text)), lambda index: not prose[index])
+    blocks += _runs([not is_prose for is_prose in prose])
     cuts: dict[int, Cut] = {}
     for block in blocks:
         if any(index in cuts for index in block) or block[0] in announced:
@@ -186,25 +183,27 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
             continue  # code, figures, symbols: nothing to compare
         if _is_table(text, block, options):
             continue
-        own = Counter(word for index in block if prose[index] for word in set(topics[index]))
-        if own and sum(own.values()) * 2 > sum(vocabulary.values()):
-            continue  # the block holds most of the prose: it is the body
+        own: Counter[str] = Counter()
+        if any(prose[index] for index in block):
+            if sum(len(topics[index]) for index in block if prose[index]) * 2 > prose_words:
+                continue  # the block holds most of the prose: it is the body
+            own.update(word for index in block if prose[index] for word in set(topics[index]))
         share = _share_outside(block_topics, vocabulary, own)
         if share >= options.off_topic_share:
             continue
         listed = len(block) >= options.min_list_lines
         kind = "list" if listed else "short line"
         cut = Cut(LINK_LIST if listed else BOILERPLATE,
-                  f"{kind} sharing {share:.0%} of its words with the body", share)
+                  f"{kind} sharing {share:.0%} of its words with the body")
         for index in block:
             cuts[index] = cut
         heading = block[0] - 1
         if listed and heading > 0 and not prose[heading] and heading not in cuts:
-            cuts[heading] = Cut(LINK_LIST, f"heading of a {cut.detail}", share)
+            cuts[heading] = Cut(LINK_LIST, f"heading of a {cut.detail}")
     return cuts
 
 
-def _is_table(text: list[str], block: list[int], options: BodyOptions) -> bool:
+def _is_table(text: list[str], block: range, options: BodyOptions) -> bool:
     """A list whose lines mostly hold figures (dates, scores, prices) is data, not links."""
     if len(block) < options.min_list_lines:
         return False
@@ -219,25 +218,26 @@ def _announced(text: list[str], words: list[list[str]], prose: list[bool],
     if not options.announced_lists:
         return set()
     announced: set[int] = set()
-    for block in _runs(range(1, len(text)), lambda index: not prose[index]):
+    for block in _runs([not is_prose for is_prose in prose]):
         if any(text[index].endswith(":") and len(words[index]) >= options.min_sentence_words
                for index in (block[0] - 1, block[0]) if index > 0):
             announced.update(block)
     return announced
 
 
-def _runs(indices: range, member) -> list[list[int]]:
-    """Maximal runs of consecutive indices for which `member` holds."""
-    runs: list[list[int]] = []
-    current: list[int] = []
-    for index in indices:
-        if member(index):
-            current.append(index)
-        elif current:
-            runs.append(current)
-            current = []
-    if current:
-        runs.append(current)
+def _runs(flags: list[bool]) -> list[range]:
+    """Maximal runs of lines whose flag is set, after the title line."""
+    runs: list[range] = []
+    start = None
+    for index in range(1, len(flags)):
+        if flags[index]:
+            if start is None:
+                start = index
+        elif start is not None:
+            runs.append(range(start, index))
+            start = None
+    if start is not None:
+        runs.append(range(start, len(flags)))
     return runs
 
 
@@ -266,7 +266,7 @@ def _name_fragment(text: list[str], words: list[list[str]], cuts: dict[int, Cut]
 def kept_lines(lines: Lines, cuts: dict[int, Cut]) -> list[bool]:
     """Which lines stay: the uncut ones, less blank lines next to a cut line."""
     keep = [index not in cuts for index in range(len(lines))]
-    for run in _runs(range(1, len(lines)), lambda index: not lines.words[index]):
+    for run in _runs([not line_words for line_words in lines.words]):
         if run[0] - 1 in cuts or run[-1] + 1 in cuts:
             for index in run:
                 keep[index] = False
