@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -47,12 +49,38 @@ def test_a_run_on_html_files(tmp_path: Path) -> None:
     for name in REAL:  # the folders also hold expected.html and JSON: give the runner pages only
         (pages / name).mkdir(parents=True)
         (pages / name / "source.html").write_bytes((PAGES / name / "source.html").read_bytes())
+    config = tmp_path / "run.yaml"  # extraction alone: what later steps cut is not tested here
+    config.write_text("pipeline: [extract, drop_empty]\n")
     out = tmp_path / "out"
-    result = tamis_command("run", str(pages), "-o", str(out), "--preset", "clean",
+    result = tamis_command("run", str(pages), "-o", str(out), "--config", str(config),
                            "--workers", "1")
     assert result.returncode == 0, result.stderr
     manifest = assert_conserved(out)
     assert manifest["counts"]["read"] == len(REAL)
     kept = {record["id"]: record for record in read_output(out, "kept")}
     assert set(kept) == {f"{name}/source.html" for name in REAL}
-    assert "trademark battle in the Arduino community" in kept["lwn-1/source.html"]["text"]
+    lwn = kept["lwn-1/source.html"]["text"]
+    assert "A trademark battle in the Arduino community" in lwn
+    assert "The Arduino has been one of the biggest success stories" in lwn
+
+
+def test_html_inside_jsonl_is_extracted(tmp_path: Path) -> None:
+    aeb = need_shared(DATA / "raw" / "scrapinghub-aeb")
+    gold = json.loads((aeb / "ground-truth.json").read_text("utf-8"))
+    paths = sorted((aeb / "html").glob("*.html.gz"))[:3]
+    rows = [{"id": path.name.removesuffix(".html.gz"),
+             "html": gzip.decompress(path.read_bytes()).decode("utf-8")} for path in paths]
+    source = tmp_path / "pages.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
+    config = tmp_path / "run.yaml"
+    config.write_text("input: {html_field: html}\npipeline: [extract, drop_empty]\n")
+    out = tmp_path / "out"
+    result = tamis_command("run", str(source), "-o", str(out), "--config", str(config),
+                           "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert_conserved(out)
+    kept = {record["id"]: record["text"] for record in read_output(out, "kept")}
+    assert set(kept) == {row["id"] for row in rows}
+    for doc_id, text in kept.items():
+        first_words = " ".join(gold[doc_id]["articleBody"].split()[:8])
+        assert first_words in " ".join(text.split())

@@ -169,10 +169,12 @@ def test_reads_through_fsspec() -> None:
 
 def test_a_run_on_warc_files_accounts_for_every_record(tmp_path: Path) -> None:
     need_shared(EXCERPT)
+    config = tmp_path / "run.yaml"  # reading and extraction alone, not what later steps cut
+    config.write_text("pipeline: [extract, drop_empty]\n")
     out = tmp_path / "out"
     result = tamis_command("run", str(EXCERPT), str(WHIRLWIND / "whirlwind.warc.gz"),
                            str(WHIRLWIND / "whirlwind.warc.wet.gz"), "-o", str(out),
-                           "--preset", "clean", "--workers", "1")
+                           "--config", str(config), "--workers", "1")
     assert result.returncode == 0, result.stderr
     manifest = assert_conserved(out)
     # 16 + 1 HTML responses and 1 WET conversion record are documents; the rest is skipped.
