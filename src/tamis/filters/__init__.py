@@ -1,6 +1,7 @@
 """Thresholds over signals that turn into verdicts with reasons.
 
-`basic` holds what every pipeline needs; `gopher`, `c4` and `fineweb` the published filters; `language` keeps wanted languages.
+`basic` holds what every pipeline needs; `gopher`, `c4` and `fineweb` the published filters;
+`language` keeps the wanted languages.
 """
 
 from tamis.filters import basic as basic
