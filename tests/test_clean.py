@@ -142,7 +142,7 @@ def test_seedlike_documents_keep_the_article_and_lose_the_appended_junk() -> Non
             else:
                 content += 1
                 content_kept += text in kept
-    # Measured on these 60 documents: 0.983 of junk lines cut, 0.853 of content lines kept
-    # (code listings and a numbered shopping list are what it loses; see BENCHMARKS.md).
-    assert junk_cut / junk >= 0.95
-    assert content_kept / content >= 0.83
+    # Measured on these 60 documents: 0.897 of junk lines cut, 0.953 of content lines kept
+    # (misses: lists glued to a shopping list of figures; see BENCHMARKS.md for the full sets).
+    assert junk_cut / junk >= 0.87
+    assert content_kept / content >= 0.93

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from collections import Counter
 from pathlib import Path
@@ -56,3 +58,25 @@ def test_a_run_on_html_files(tmp_path: Path) -> None:
     kept = {record["id"]: record for record in read_output(out, "kept")}
     assert set(kept) == {f"{name}/source.html" for name in REAL}
     assert "trademark battle in the Arduino community" in kept["lwn-1/source.html"]["text"]
+
+
+def test_html_inside_jsonl_is_extracted(tmp_path: Path) -> None:
+    aeb = need_shared(DATA / "raw" / "scrapinghub-aeb")
+    gold = json.loads((aeb / "ground-truth.json").read_text("utf-8"))
+    paths = sorted((aeb / "html").glob("*.html.gz"))[:3]
+    rows = [{"id": path.name.removesuffix(".html.gz"),
+             "html": gzip.decompress(path.read_bytes()).decode("utf-8")} for path in paths]
+    source = tmp_path / "pages.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
+    config = tmp_path / "run.yaml"
+    config.write_text("input: {html_field: html}\npipeline: [extract, drop_empty]\n")
+    out = tmp_path / "out"
+    result = tamis_command("run", str(source), "-o", str(out), "--config", str(config),
+                           "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert_conserved(out)
+    kept = {record["id"]: record["text"] for record in read_output(out, "kept")}
+    assert set(kept) == {row["id"] for row in rows}
+    for doc_id, text in kept.items():
+        first_words = " ".join(gold[doc_id]["articleBody"].split()[:8])
+        assert first_words in " ".join(text.split())

@@ -4,7 +4,7 @@ Everything is validated before any work starts. A misspelt key or a bad value ra
 `ConfigError` naming the key and what was expected, so a typo never silently changes a recipe.
 
 A user config may:
-- set `input:` and `output:` options (merged key by key over the preset's);
+- set `input:`, `output:` and `limits:` options (merged key by key over the preset's);
 - replace the whole `pipeline:`;
 - change options of steps already in the pipeline with `override: {step: {option: value}}`;
 - add steps at the end with `append: [...]`.
@@ -55,6 +55,14 @@ class OutputOptions(_Strict):
     compression_level: int = Field(default=3, ge=1, le=19)
 
 
+class LimitsOptions(_Strict):
+    """Guards that keep one hostile document from stalling a worker."""
+
+    step_timeout: float = Field(
+        default=60.0, ge=0,
+        description="seconds a document may spend in the per-document steps (0: no limit)")
+
+
 class StepEntry(_Strict):
     """One pipeline step: its registered name and validated options."""
 
@@ -68,6 +76,7 @@ class Config(_Strict):
     description: str = ""
     input: InputOptions = InputOptions()
     output: OutputOptions = OutputOptions()
+    limits: LimitsOptions = LimitsOptions()
     pipeline: list[StepEntry] = Field(default_factory=list)
 
     def build_steps(self) -> list[Step]:
@@ -85,6 +94,7 @@ class _UserFile(_Strict):
     description: str | None = None
     input: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
+    limits: dict[str, Any] | None = None
     pipeline: list[Any] | None = None
     override: dict[str, dict[str, Any]] | None = None
     append: list[Any] | None = None
@@ -142,7 +152,7 @@ def _merge(base: dict[str, Any], layer: dict[str, Any], source: str) -> dict[str
     merged = dict(base)
     if user.description is not None:
         merged["description"] = user.description
-    for section in ("input", "output"):
+    for section in ("input", "output", "limits"):
         extra = getattr(user, section)
         if extra:
             merged[section] = {**(base.get(section) or {}), **extra}

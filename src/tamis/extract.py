@@ -31,7 +31,7 @@ from pydantic import Field
 from tamis.document import Document
 from tamis.pipeline import Step, StepOptions, register
 
-STARTUP_TIMEOUT = 120.0  # seconds for a fresh helper to import its engine (a loaded 2-core box)
+STARTUP_TIMEOUT = 120.0  # seconds for a fresh helper to import its engine: generous, for busy hosts
 _OK, _FAILED = b"\x00", b"\x01"
 
 
@@ -78,10 +78,16 @@ def extract_text(html: bytes, options: ExtractOptions, url: str | None = None,
     page = decode_html(html, charset)
     if options.engine == "trafilatura":
         import trafilatura
+        from trafilatura.deduplication import LRU_SIZE, LRUCache
 
-        # FineWeb's call (datatrove's Trafilatura extractor): no comments, deduplicated.
+        # FineWeb's call (datatrove's Trafilatura extractor): no comments, deduplicated. But
+        # trafilatura's default duplicate cache lives across calls, so a page's text would
+        # depend on the pages the process saw before it (measured: the same page extracted four
+        # times in a row gave 367, 367, 367 then 591 characters). A fresh cache per page keeps
+        # the repeated-paragraph removal within the page and the output deterministic.
         text = trafilatura.extract(page, url=url, favor_precision=options.favour_precision,
-                                   include_comments=False, deduplicate=True)
+                                   include_comments=False,
+                                   deduplicate=LRUCache(maxsize=LRU_SIZE))
         return text or ""
     from resiliparse.extract.html2text import extract_plain_text
     from resiliparse.parse.html import HTMLTree
@@ -157,8 +163,10 @@ class _Helper:
         command = [sys.executable, "-c", "import sys, tamis.extract as e; e._main(sys.argv[1:])",
                    str(theirs.fileno()), self.options.model_dump_json()]
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))}
+        # Its own session: a Ctrl-C meant for the run reaches the worker, which then closes the
+        # pipe, and the helper ends quietly on the closed pipe.
         process = subprocess.Popen(command, pass_fds=[theirs.fileno()], env=environment,
-                                   stdin=subprocess.DEVNULL)
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
         theirs.close()
         self.process, self.connection = process, ours
         try:

@@ -7,8 +7,9 @@ How a line is judged, in three moves, all from evidence inside the document:
 2. **Blocks are judged whole.** A run of lines that are not prose (a menu, a list of headlines,
    a share bar), or a run of bulleted lines, is one block. If its words are mostly ones the prose
    never uses, the whole block is off topic, even when one of its lines happens to share a word
-   with the article (the seed's headline about Russia). Tables and code share the article's
-   words, or have few words at all, so they are not judged off topic.
+   with the article (the seed's headline about Russia). Code and figures have few words to
+   compare, tables (lines holding figures) are data, and a list the prose announces ("The tour
+   dates:") is the article's own: none of these is judged off topic.
 3. **The body is the best stretch.** Each line scores: prose counts its words, off-topic lines
    cost a penalty, other short lines a small one (or earn a little when they use the body's
    words). The stretch of lines with the highest total (a maximum-sum subarray, as in Finn et
@@ -23,11 +24,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import regex
+
 from tamis.clean.lines import Lines, lines_of
 from tamis.clean.shape import bullet, ends_sentence, topic_words
 from tamis.document import Change, Document
 from tamis.pipeline import Step, StepOptions, register
 
+_DIGIT = regex.compile(r"\d")
 LINK_LIST = "clean.link_list"
 BOILERPLATE = "clean.boilerplate"
 FRAGMENT = "clean.fragment"
@@ -41,14 +45,18 @@ class BodyOptions(StepOptions):
     # Fewer consecutive bulleted lines than this are not treated as a list block.
     min_list_lines: int = 3
     # A block is off topic when less than this share of its topic words occurs in the prose.
-    off_topic_share: float = 0.35
+    off_topic_share: float = 0.5
     # A short line is on topic when at least this share of its topic words occurs in the prose.
     on_topic_share: float = 0.6
-    # Blocks with fewer topic words per line than this (tables, code, numbers) are not judged.
+    # Blocks with fewer topic words per line than this (code, numbers) are not judged.
     min_topic_words_per_line: float = 0.5
+    # A list where at least this share of lines holds a figure is a table, not a link list.
+    table_share: float = 0.7
+    # Lists announced by a line of prose ending in ":" belong to the article.
+    announced_lists: bool = True
     # Scores of the body search (prose lines score their word count).
     off_topic_penalty: float = 3.0
-    short_line_penalty: float = 0.3
+    short_line_penalty: float = 1.0
     on_topic_bonus: float = 0.5
     # A cut last line with at most this many words is a dangling fragment (a name, a byline).
     fragment_words: int = 6
@@ -101,11 +109,14 @@ def judge(text: list[str], words: list[list[str]], options: BodyOptions) -> dict
     if not vocabulary:
         return {}
     topics = [topic_words(line_words) for line_words in words]
-    off_topic = _off_topic_blocks(text, prose, topics, vocabulary, options)
+    announced = _announced(text, words, prose, options)
+    off_topic = _off_topic_blocks(text, prose, topics, vocabulary, announced, options)
     scores = []
     for index in range(count):
         if prose[index]:
             scores.append(float(len(words[index])))
+        elif index in announced:
+            scores.append(options.on_topic_bonus)
         elif index in off_topic:
             scores.append(-options.off_topic_penalty)
         elif _share_in(topics[index], vocabulary) >= options.on_topic_share:
@@ -137,7 +148,8 @@ def _share_in(topics: list[str], vocabulary: set[str]) -> float:
 
 
 def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]],
-                      vocabulary: set[str], options: BodyOptions) -> dict[int, Cut]:
+                      vocabulary: set[str], announced: set[int],
+                      options: BodyOptions) -> dict[int, Cut]:
     """Lines in blocks whose words the prose does not use, with the cut for each."""
     # Bulleted lists first, whole; then runs of non-prose lines not already judged.
     blocks = [block for block in _runs(range(1, len(text)), lambda index: bullet(text[index]))
@@ -145,10 +157,12 @@ def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]
     blocks += _runs(range(1, len(text)), lambda index: not prose[index])
     cuts: dict[int, Cut] = {}
     for block in blocks:
-        if any(index in cuts for index in block):
+        if any(index in cuts for index in block) or block[0] in announced:
             continue
         block_topics = [word for index in block for word in topics[index]]
         if len(block_topics) < options.min_topic_words_per_line * len(block):
+            continue  # code, figures, symbols: nothing to compare
+        if _is_table(text, block, options):
             continue
         share = _share_in(block_topics, vocabulary)
         if share >= options.off_topic_share:
@@ -159,11 +173,32 @@ def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]
                   f"{kind} sharing {share:.0%} of its words with the body")
         for index in block:
             cuts[index] = cut
-        marker = block[0] - 1
-        if listed and marker > 0 and not prose[marker] and marker not in cuts:
-            cuts[marker] = Cut(LINK_LIST, "heading of a list sharing "
-                                          f"{share:.0%} of its words with the body")
+        heading = block[0] - 1
+        if listed and heading > 0 and not prose[heading] and heading not in cuts:
+            cuts[heading] = Cut(LINK_LIST, f"heading of a {cut.detail}")
     return cuts
+
+
+def _is_table(text: list[str], block: list[int], options: BodyOptions) -> bool:
+    """A list whose lines mostly hold figures (dates, scores, prices) is data, not links."""
+    if len(block) < options.min_list_lines:
+        return False
+    with_figures = sum(_DIGIT.search(text[index]) is not None for index in block)
+    return with_figures >= options.table_share * len(block)
+
+
+def _announced(text: list[str], words: list[list[str]], prose: list[bool],
+                options: BodyOptions) -> set[int]:
+    """Lines of lists the prose announces ("The tour dates:"): the article's own, whatever
+    their words (names, places, figures)."""
+    if not options.announced_lists:
+        return set()
+    announced: set[int] = set()
+    for block in _runs(range(1, len(text)), lambda index: not prose[index]):
+        if any(text[index].endswith(":") and len(words[index]) >= options.min_sentence_words
+               for index in (block[0] - 1, block[0]) if index > 0):
+            announced.update(block)
+    return announced
 
 
 def _runs(indices: range, member) -> list[list[int]]:

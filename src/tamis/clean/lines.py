@@ -1,26 +1,23 @@
 """The document as lines, with their offsets and words: what the span cleaners read.
 
-The split is made once per text and kept in `doc.cache`, which the document empties whenever
-its text changes.
+Built on the document's one shared split (`tamis.text.split`), keeping only the tokens that
+are words (with a letter or digit), so punctuation does not make a line look longer. Kept in
+`doc.cache` beside the split, which the document empties whenever its text changes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import regex
-
 from tamis.document import Document
+from tamis.text.split import Split, split
 
-# A word is a run of letters/digits; each CJK character counts as a word of its own, since
-# Chinese and Japanese do not put spaces between words.
-_WORD = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]|[^\W\p{Han}\p{Hiragana}\p{Katakana}]+")
 _CACHE_KEY = "clean.lines"
 
 
 @dataclass(frozen=True, slots=True)
 class Lines:
-    """The lines of a text, where each starts, and each line's lowercased words."""
+    """The lines of a text, where each starts, and each line's words."""
 
     text: list[str]
     starts: list[int]
@@ -30,22 +27,28 @@ class Lines:
         return len(self.text)
 
 
+def lines_from(shared: Split) -> Lines:
+    """The lines view of a split: its lines, their offsets, and their word tokens."""
+    words = []
+    for index in range(len(shared.lines)):
+        words.append([word for word in shared.line_words(index) if _is_word(word)])
+    return Lines(shared.lines, shared.line_starts, words)
+
+
+def _is_word(token: str) -> bool:
+    # Tokens are either words or single punctuation marks: test the first and last character.
+    return token[0].isalnum() or token[-1].isalnum()
+
+
 def split_lines(text: str) -> Lines:
-    """Split text on newlines into lines with start offsets and lowercased words."""
-    lines = text.split("\n")
-    starts = []
-    position = 0
-    for line in lines:
-        starts.append(position)
-        position += len(line) + 1
-    words = [_WORD.findall(line.lower()) for line in lines]
-    return Lines(lines, starts, words)
+    """The lines view of a bare text (for tools that have no `Document`)."""
+    return lines_from(Split(text))
 
 
 def lines_of(doc: Document) -> Lines:
-    """The document's split, computed once per text."""
+    """The document's lines view, built once per text from its shared split."""
     cached = doc.cache.get(_CACHE_KEY)
     if cached is None:
-        cached = split_lines(doc.text)
+        cached = lines_from(split(doc))
         doc.cache[_CACHE_KEY] = cached
     return cached

@@ -38,5 +38,5 @@ def topic_words(words: list[str]) -> list[str]:
     Numbers are left out: a table of figures shares none with the prose around it, yet it is
     not off topic.
     """
-    return [word for word in words
+    return [word.lower() for word in words
             if _CJK.match(word) or (len(word) >= TOPIC_WORD_LENGTH and _LETTERS.match(word))]

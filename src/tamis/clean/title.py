@@ -15,11 +15,11 @@ from tamis.clean.lines import lines_of
 from tamis.clean.shape import topic_words
 from tamis.document import Change, Document
 from tamis.pipeline import Step, StepOptions, register
+from tamis.text.split import split_words
 
 # Title separators: an underscore run, or a dash, bar, bullet, slash, "»" or "::" between spaces.
 # Colons are left out: "Review: the new phone" is one title, not a title and a suffix.
 _SEPARATOR = regex.compile(r"\s+(?:[|\p{Pd}·•~»/]|::)\s+|_+")
-_WORD = regex.compile(r"\w+")
 
 
 class TitleOptions(StepOptions):
@@ -61,11 +61,11 @@ class CleanTitle(Step):
         if last is None or last.start() == 0:
             return None
         head, suffix = title[:last.start()], title[last.end():]
-        if not suffix or len(_WORD.findall(suffix)) > self.options.max_suffix_words:
+        if not suffix or len(split_words(suffix)) > self.options.max_suffix_words:
             return None
         if not _is_query_case(suffix, head):
             return None
-        words = topic_words(_WORD.findall(suffix.lower()))
+        words = topic_words(split_words(suffix))
         used = sum(word in body for word in words)
         if words and used / len(words) >= self.options.max_body_share:
             return None

@@ -1,3 +1,9 @@
-"""Thresholds over signals that turn into verdicts with reasons."""
+"""Thresholds over signals that turn into verdicts with reasons.
+
+`basic` holds what every pipeline needs; `gopher`, `c4` and `fineweb` the published filters.
+"""
 
 from tamis.filters import basic as basic
+from tamis.filters import c4 as c4
+from tamis.filters import fineweb as fineweb
+from tamis.filters import gopher as gopher

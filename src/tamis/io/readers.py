@@ -173,7 +173,7 @@ def _read_whole(file: InputFile, options: InputOptions, as_html: bool) -> Item:
                          preview(data), file.name)
     text, replaced = decode(data)
     signals = {"invalid_utf8_bytes": float(replaced)} if replaced else {}
-    return RawRecord(file.name, source, text=text, signals=signals)
+    return RawRecord(file.name, source, text=text, signals=signals, size=len(data))
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -253,7 +253,9 @@ def _parse_json_line(line: bytes, source: dict[str, Any], name: str, line_number
     record = _record_from_fields(value, source, f"{name}:{line_number}", options)
     if isinstance(record, ReadError):
         record.raw = preview(line)
-    elif replaced:
+        return record
+    record.size = len(line)
+    if replaced:
         record.signals["invalid_utf8_bytes"] = float(replaced)
     return record
 

@@ -18,7 +18,8 @@ class RawRecord:
     """One input record before it becomes a `Document`.
 
     Exactly one of `text` and `html` is set: HTML goes through the pipeline's extractor first.
-    `signals` carries what reading learnt about the record (invalid UTF-8 bytes replaced...).
+    `signals` carries what reading learnt about the record (invalid UTF-8 bytes replaced...);
+    `size` is the record's size in bytes as read (0 when the reader cannot tell).
     """
 
     id: str
@@ -27,6 +28,7 @@ class RawRecord:
     html: bytes | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     signals: dict[str, float] = field(default_factory=dict)
+    size: int = 0
 
 
 @dataclass(slots=True)

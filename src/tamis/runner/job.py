@@ -7,6 +7,7 @@ marker exists are skipped, and the final output is the same as an uninterrupted 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -33,7 +34,7 @@ from tamis.io.writers import write_parquet_atomic
 from tamis.pipeline import Decision, split_into_segments
 from tamis.report.aggregate import cluster_summary, environment_versions, merge
 from tamis.runner import progress
-from tamis.runner.layout import RECORD_KINDS, Layout, write_json_atomic
+from tamis.runner.layout import RECORD_KINDS, Layout, OutputError, write_json_atomic
 from tamis.runner.shard import ShardTask, run_shard
 
 
@@ -133,7 +134,10 @@ class _Pool:
         if self.workers == 1:
             progress.attach(self.counters)
             for task in tasks:
-                run_shard(task)
+                try:
+                    run_shard(task)
+                except OSError as error:
+                    raise _write_failure(task, error) from error
                 done += 1
                 display.update(done)
             return
@@ -154,6 +158,8 @@ class _Pool:
                     raise RunError(f"a worker process died while processing shard {shard} "
                                    f"(killed, or out of memory); rerun the same command to "
                                    f"resume") from error
+                except OSError as error:
+                    raise _write_failure(futures[future], error) from error
                 done += 1
             display.update(done)
 
@@ -161,6 +167,15 @@ class _Pool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+
+def _write_failure(task: ShardTask, error: OSError) -> OutputError:
+    """An OS error while a shard was being written: say where, why, and that a rerun resumes."""
+    reason = error.strerror or str(error)
+    where = f" ({error.filename})" if error.filename else ""
+    hint = " free some space, then" if error.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    return OutputError(f"shard {task.shard.index} stopped on an OS error: {reason}{where};"
+                       f"{hint} rerun the same command to resume")
 
 
 def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
@@ -172,7 +187,11 @@ def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
         marker = layout.read_marker(0, shard_index) or {}
         remaining -= marker.get("read", 0)
     for task in tasks:
-        marker = run_shard(ShardTask(task.root, task.config, task.shard, 0, max(remaining, 0)))
+        try:
+            marker = run_shard(ShardTask(task.root, task.config, task.shard, 0,
+                                         max(remaining, 0)))
+        except OSError as error:
+            raise _write_failure(task, error) from error
         remaining -= marker["read"]
         done += 1
         display.update(done)

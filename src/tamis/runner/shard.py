@@ -30,6 +30,7 @@ from tamis.io.writers import JsonlZstWriter, open_writer, write_parquet_atomic
 from tamis.pipeline import Decision, GlobalStep, Step, document_from, split_into_segments
 from tamis.report.aggregate import ReportAggregate
 from tamis.runner import progress
+from tamis.runner.guard import StepTimeout, time_limit
 from tamis.runner.layout import Layout, write_json_atomic
 
 
@@ -113,16 +114,18 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
                 continue
             stats.read += 1
             if isinstance(item, RawRecord):
+                stats.bytes_in += item.size or len(
+                    item.html or (item.text or "").encode("utf-8", "replace"))
                 item = _to_document(item, steps, stats)
             if isinstance(item, Document):
                 if task.pass_index == 0:
                     ids.append((index, item.id))
-                    stats.bytes_in += len(item.input_text.encode("utf-8", "surrogatepass"))
                 decision = decisions.get(index)
                 if decision is not None:
                     _apply_decision(item, decision, segments[task.pass_index - 1].ends_with)
                 if item.kept:
-                    item = _run_steps(item, segment.steps, stats)
+                    item = _run_steps(item, segment.steps, stats,
+                                      task.config.limits.step_timeout)
             if isinstance(item, Document) and item.kept and segment.ends_with is not None:
                 collected = segment.ends_with.collect(item)
                 if collected is not None:
@@ -194,18 +197,27 @@ def _to_document(record: RawRecord, steps: list[Step], stats: ShardStats) -> Doc
             stats.seconds["extract"] += time.perf_counter() - started
 
 
-def _run_steps(doc: Document, steps: list[Step], stats: ShardStats) -> Document | ReadError:
-    for step in steps:
-        started = time.perf_counter()
-        try:
-            step(doc)
-        except Exception as error:  # one bad document must not stop the run
-            return ReadError(doc.source, f"step {step.name} failed: {type(error).__name__}: "
-                             f"{error}", doc.input_text[:1024], doc.id)
-        finally:
-            stats.seconds[step.name] += time.perf_counter() - started
-        if not doc.kept:
-            break
+def _run_steps(doc: Document, steps: list[Step], stats: ShardStats,
+               timeout: float) -> Document | ReadError:
+    step = None
+    try:
+        with time_limit(timeout):
+            for step in steps:
+                started = time.perf_counter()
+                try:
+                    step(doc)
+                finally:
+                    stats.seconds[step.name] += time.perf_counter() - started
+                if not doc.kept:
+                    break
+    except StepTimeout:
+        return ReadError(doc.source, f"step {step.name if step else '?'} ran past the time "
+                         f"limit of {timeout:g} s for one document (limits.step_timeout)",
+                         doc.input_text[:1024], doc.id)
+    except Exception as error:  # one bad document must not stop the run
+        name = step.name if step else "?"
+        return ReadError(doc.source, f"step {name} failed: {type(error).__name__}: {error}",
+                         doc.input_text[:1024], doc.id)
     return doc
 
 
@@ -235,7 +247,8 @@ def _write(item: Document | ReadError, writers: dict[str, Any], final: bool,
     stats.report.add(item)
     if item.kept:
         stats.kept += 1
-        stats.bytes_kept += len(item.text.encode("utf-8", "surrogatepass"))
+        text = item.text
+        stats.bytes_kept += len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
         writers["kept"].write(item.to_record())
     else:
         assert item.removed_by is not None

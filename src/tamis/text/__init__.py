@@ -1,6 +1,8 @@
 """The one place where text is normalised and split.
 
-`normalize` holds the normalisation step; the split shared by every signal lives beside it.
+`normalize` holds the normalisation step; `split` holds the split shared by every signal.
 """
 
 from tamis.text import normalize as normalize
+from tamis.text.split import Split as Split
+from tamis.text.split import split as split
