@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tamis.document import Document
 from tamis.pipeline import Step, build_step
+from tamis.text.split import Split, split
 
 CLEANERS = ["normalize", "clean_body", "clean_title", "repeated_lead"]
 
@@ -109,6 +110,10 @@ documents = st.lists(line, min_size=0, max_size=25).map("\n".join)
 def test_cleaning_is_idempotent_and_rebuilds_the_input(text: str) -> None:
     doc = run(text)
     assert doc.rebuild_input() == text
+    # The split handed on after the cuts is the one a fresh split of the text would give.
+    carried, fresh = split(doc), Split(doc.text)
+    assert (carried.lines, carried.line_starts, carried.words, carried.line_word_starts) == \
+        (fresh.lines, fresh.line_starts, fresh.words, fresh.line_word_starts)
     again = run(doc.text)
     assert again.text == doc.text, [edit.to_dict() for edit in again.edits]
 

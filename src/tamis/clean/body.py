@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import regex
 
-from tamis.clean.lines import Lines, lines_of
-from tamis.clean.shape import bullet, ends_sentence, topic_words
+from tamis.clean.lines import Lines, after_cut, lines_of
+from tamis.clean.shape import bullet, ends_sentence
 from tamis.document import Change, Document
 from tamis.pipeline import Step, StepOptions, register
 
@@ -81,7 +81,10 @@ class CleanBody(Step):
     def __call__(self, doc: Document) -> None:
         lines = lines_of(doc)
         cuts = judge_to_fixpoint(lines, self.options)
-        doc.edit(changes_for(lines, cuts, len(doc.text)))
+        if cuts:
+            keep = kept_lines(lines, cuts)
+            doc.edit(changes_for(lines, cuts, keep, len(doc.text)))
+            after_cut(doc, lines, [index for index, kept in enumerate(keep) if kept])
 
 
 def judge_to_fixpoint(lines: Lines, options: BodyOptions) -> dict[int, Cut]:
@@ -89,7 +92,8 @@ def judge_to_fixpoint(lines: Lines, options: BodyOptions) -> dict[int, Cut]:
     cuts: dict[int, Cut] = {}
     alive = [index for index in range(len(lines)) if lines.words[index] or index == 0]
     while True:
-        verdict = judge([lines.text[i] for i in alive], [lines.words[i] for i in alive], options)
+        verdict = judge([lines.text[i] for i in alive], [lines.words[i] for i in alive],
+                        [lines.topics[i] for i in alive], options)
         if not verdict:
             return cuts
         for position, cut in verdict.items():
@@ -97,18 +101,17 @@ def judge_to_fixpoint(lines: Lines, options: BodyOptions) -> dict[int, Cut]:
         alive = [index for position, index in enumerate(alive) if position not in verdict]
 
 
-def judge(text: list[str], words: list[list[str]], options: BodyOptions) -> dict[int, Cut]:
+def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
+          options: BodyOptions) -> dict[int, Cut]:
     """The lines to cut (by index) and why. Line 0 is the title and is never cut."""
     count = len(text)
     if count < 3:
         return {}
     prose = [index > 0 and _is_prose(text[index], words[index], options)
              for index in range(count)]
-    vocabulary = {word for index in range(count) if prose[index]
-                  for word in topic_words(words[index])}
+    vocabulary = {word for index in range(count) if prose[index] for word in topics[index]}
     if not vocabulary:
         return {}
-    topics = [topic_words(line_words) for line_words in words]
     announced = _announced(text, words, prose, options)
     off_topic = _off_topic_blocks(text, prose, topics, vocabulary, announced, options)
     scores = []
@@ -238,15 +241,19 @@ def _name_fragment(text: list[str], words: list[list[str]], cuts: dict[int, Cut]
         cuts[final] = Cut(FRAGMENT, "short line left dangling after the body")
 
 
-def changes_for(lines: Lines, cuts: dict[int, Cut], text_length: int) -> list[Change]:
-    """One change per run of cut lines with the same rule; blank lines go with their run."""
+def kept_lines(lines: Lines, cuts: dict[int, Cut]) -> list[bool]:
+    """Which lines stay: the uncut ones, less blank lines next to a cut line."""
     keep = [index not in cuts for index in range(len(lines))]
-    # Blank lines (and lines without words) go when a line next to them goes.
     for run in _runs(range(1, len(lines)), lambda index: not lines.words[index]):
-        after = run[-1] + 1
-        if run[0] - 1 in cuts or after in cuts:
+        if run[0] - 1 in cuts or run[-1] + 1 in cuts:
             for index in run:
                 keep[index] = False
+    return keep
+
+
+def changes_for(lines: Lines, cuts: dict[int, Cut], keep: list[bool],
+                text_length: int) -> list[Change]:
+    """One change per run of cut lines with the same rule; blank lines go with their run."""
     changes: list[Change] = []
     tail = max((index for index in range(len(lines)) if keep[index]), default=-1)
     index = 0

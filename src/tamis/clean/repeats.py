@@ -8,7 +8,6 @@ signal a filter may use.
 from __future__ import annotations
 
 from tamis.clean.lines import lines_of
-from tamis.clean.shape import topic_words
 from tamis.document import Document
 from tamis.pipeline import Step, StepOptions, register
 
@@ -32,15 +31,15 @@ class RepeatedLead(Step):
 
     def __call__(self, doc: Document) -> None:
         lines = lines_of(doc)
-        repeats = near_repeats(lines.words, self.options)
+        repeats = near_repeats(lines.topics, self.options)
         doc.signals["repeated_lead_lines"] = float(len(repeats))
         repeated_chars = sum(len(lines.text[index]) for index, _ in repeats)
         doc.signals["repeated_lead_fraction"] = repeated_chars / max(len(doc.text), 1)
 
 
-def near_repeats(words: list[list[str]], options: RepeatOptions) -> list[tuple[int, int]]:
+def near_repeats(topics: list[list[str]], options: RepeatOptions) -> list[tuple[int, int]]:
     """Pairs (line, earlier line it nearly repeats): most of the shorter one's words are shared."""
-    sets = [set(topic_words(line_words)) for line_words in words]
+    sets = [set(line_topics) for line_topics in topics]
     pairs = []
     for index, current in enumerate(sets):
         if len(current) < options.min_words:

@@ -14,8 +14,6 @@ import regex
 _SENTENCE_END = regex.compile(r"[.!?。！？…](?:[\"'”’»)\]]*)$")
 # A list item starts with a bullet glyph, a dash, or a short number such as "1." or "2)".
 _BULLET = regex.compile(r"^(?:[\p{Pd}•·*▪►▸◦‣○●■□>»]|\d{1,2}[.)])\s")
-_CJK = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
-_LETTERS = regex.compile(r"^\p{L}+$")
 
 # Words shorter than this are mostly function words ("the", "und", "les"); only longer words
 # carry the topic, so only they count when a line is compared with the body.
@@ -33,10 +31,16 @@ def bullet(line: str) -> bool:
 
 
 def topic_words(words: list[str]) -> list[str]:
-    """The words of a line that say what it is about: long alphabetic words and CJK characters.
+    """The words of a line that say what it is about, lowercased: long words of letters, and
+    the characters of scripts written without spaces (each is a word in the split).
 
     Numbers are left out: a table of figures shares none with the prose around it, yet it is
     not off topic.
     """
     return [word.lower() for word in words
-            if _CJK.match(word) or (len(word) >= TOPIC_WORD_LENGTH and _LETTERS.match(word))]
+            if word.isalpha() and (len(word) >= TOPIC_WORD_LENGTH or _written_without_spaces(word))]
+
+
+def _written_without_spaces(word: str) -> bool:
+    # Kana (U+3040-U+30FF) and CJK ideographs (U+3400-U+9FFF): the split makes each one a word.
+    return len(word) == 1 and "\u3040" <= word <= "\u9fff"

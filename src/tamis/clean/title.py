@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import regex
 
-from tamis.clean.lines import lines_of
+from tamis.clean.lines import after_title_cut, lines_of
 from tamis.clean.shape import topic_words
 from tamis.document import Change, Document
 from tamis.pipeline import Step, StepOptions, register
@@ -41,7 +41,7 @@ class CleanTitle(Step):
         lines = lines_of(doc)
         if len(lines) < 2 or not lines.text[0]:
             return
-        body = {word for words in lines.words[1:] for word in topic_words(words)}
+        body = {word for topics in lines.topics[1:] for word in topics}
         title = lines.text[0]
         cut = len(title)
         # Cut suffix after suffix until the title ends in something the page owns; doing it all
@@ -52,6 +52,7 @@ class CleanTitle(Step):
             doc.edit([Change(cut, len(title), "clean.title_injection",
                              f"title suffix {title[cut:]!r} is a lowercase query the body "
                              "never mentions")])
+            after_title_cut(doc, lines, title[:cut])
 
     def _injected_suffix(self, title: str, body: set[str]) -> int | None:
         """Where the injected suffix of `title` starts (separator included), or None."""
