@@ -119,7 +119,7 @@ def test_a_page_over_the_time_limit_is_killed_and_the_worker_goes_on() -> None:
 
 
 def test_an_interrupted_extraction_never_answers_for_the_next_page() -> None:
-    step = Extract(ExtractOptions(timeout=30))
+    step = Extract(ExtractOptions(timeout=30, max_memory_mb=3000))  # its own, new helper
     with pytest.raises(StepTimeout), time_limit(0.01):  # a signal while the helper starts
         step.extract(b"<p>a page</p>")
     assert step.extract(b"<p>the next page</p>") == "the next page"
