@@ -9,13 +9,15 @@ What a `Split` holds (all computed from `text` alone):
 
 - `lines`: `text.split("\\n")`, so a line never contains "\\n" and `"\\n".join(lines) == text`;
   `line_starts[i]` is the offset of `lines[i]` in `text` (useful for `doc.edit` spans).
-- `words`: the word tokens, line by line. Space-delimited scripts follow the rules of spaCy's
-  English tokenizer that datatrove uses for its filters (punctuation is split off as its own token,
-  "don't" is "do" + "n't", "it's" is "it" + "'s", hyphenated words are split at the hyphen,
-  numbers like "1,000.5" and "12:30" stay whole, URLs and e-mail addresses stay whole). Han, kana,
-  Hangul-less CJK ideographs and Thai characters, which are written without spaces, are one word
-  per character: a character split is the usual script-independent fallback and keeps word
-  counts meaningful for them. No word contains whitespace.
+- `words`: the word tokens, line by line. Space-delimited scripts are split exactly as spaCy's
+  English tokenizer splits them (the one datatrove's filters use): whitespace separates chunks,
+  then prefixes, suffixes and infixes are peeled off with spaCy's own rules and special cases
+  ("don't" is "do" + "n't", "U.S." and ":)" stay whole, "well-known" is three tokens). The rules
+  are data in `_spacy_en.py`; spaCy is not imported, and each distinct chunk is tokenised once
+  per process (memoised), which is what makes this fast. Han, kana, Thai, Lao, Khmer and
+  Myanmar characters, written without spaces, are one word per character, so word counts mean
+  something for those scripts too (spaCy keeps a whole run as one token there: a documented
+  difference from datatrove). No word contains whitespace.
 - `line_word_starts`: word indices where each line's words begin (length `len(lines) + 1`), so
   line `i` owns `words[line_word_starts[i]:line_word_starts[i + 1]]`; `word_lines` gives the line
   of every word.
@@ -32,35 +34,145 @@ import numpy as np
 import regex
 
 from tamis.document import Document
+from tamis.text._spacy_en import INFIX, PREFIX, SPECIAL_CASES, SUFFIX, URL
 
-# Characters written without spaces between words: one word per character.
+_PREFIX = re.compile(PREFIX).search
+_SUFFIX = re.compile(SUFFIX).search
+_INFIX = re.compile(INFIX).finditer
+_URL = re.compile(URL).match
+# Scripts written without spaces between words: one word per character.
 _CHARACTER_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-_ALNUM = rf"[^\W_{_CHARACTER_SCRIPTS}]"  # a letter or digit of a space-delimited script
-
-# The alternatives, in the order spaCy's English tokenizer resolves them.
-_URL = r"(?:https?://|www\.)\S+?(?=[.,;:!?)\]}\"'»”’]*(?:\s|$))"
-_EMAIL = rf"[\w.+-]+@{_ALNUM}+(?:[.-]{_ALNUM}+)+"
-_HANDLE = rf"@{_ALNUM}+"
-_NUMBER = r"\d+(?:[.,:]\d+)+"  # 1,000.5 and 12:30 stay whole
-_WORD = rf"{_ALNUM}+(?:(?:[_.]|['’](?!(?i:s|m|re|ll|ve|d)\b)){_ALNUM}+)*(?:\.(?<=\w\.\w\.))?"
-_CONTRACTION_HEAD = rf"{_ALNUM}+?(?=n['’]t\b)|{_ALNUM}+(?=['’](?i:s|m|re|ll|ve|d)\b)"
-_CONTRACTION_TAIL = r"(?<=\w)(?:n['’]t|['’](?i:s|m|re|ll|ve|d))\b"
-_SYMBOL_RUN = r"\.{2,}|-{2,}|…"
-_OTHER = rf"[{_CHARACTER_SCRIPTS}]|[^\s]"
-
-# Lines without an apostrophe skip the contraction rules, which cost a look-ahead per word.
-_PLAIN_WORDS = regex.compile("|".join([_URL, _EMAIL, _HANDLE, _NUMBER, _WORD, _SYMBOL_RUN,
-                                       _OTHER]))
-_APOSTROPHE_WORDS = regex.compile("|".join([_URL, _EMAIL, _HANDLE, _NUMBER, _CONTRACTION_HEAD,
-                                            _CONTRACTION_TAIL, _WORD, _SYMBOL_RUN, _OTHER]))
+_CHARACTER_SCRIPT = regex.compile(f"[{_CHARACTER_SCRIPTS}]")
+_CHARACTER_PIECES = regex.compile(f"[{_CHARACTER_SCRIPTS}]|[^{_CHARACTER_SCRIPTS}]+")
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
+
+
+def _affix_tokens(chunk: str) -> list[str]:
+    """spaCy's tokenizer on one whitespace-free chunk: peel prefixes and suffixes, stopping at
+    a special case, then split the rest at infixes (unless it is a special case or a URL)."""
+    prefixes: list[str] = []
+    suffixes: list[str] = []
+    string = chunk
+    last_size = 0
+    while string and len(string) != last_size and string not in SPECIAL_CASES:
+        last_size = len(string)
+        prefix_match = _PREFIX(string)
+        pre_len = prefix_match.end() if prefix_match else 0
+        if pre_len and string[pre_len:] in SPECIAL_CASES:
+            prefixes.append(string[:pre_len])
+            string = string[pre_len:]
+            break
+        suffix_match = _SUFFIX(string[pre_len:])
+        suf_len = suffix_match.end() - suffix_match.start() if suffix_match else 0
+        if suf_len and string[:-suf_len] and string[:-suf_len] in SPECIAL_CASES:
+            suffixes.append(string[-suf_len:])
+            string = string[:-suf_len]
+            break
+        if pre_len and suf_len and pre_len + suf_len <= len(string):
+            prefixes.append(string[:pre_len])
+            suffixes.append(string[-suf_len:])
+            string = string[pre_len:-suf_len]
+        elif pre_len:
+            prefixes.append(string[:pre_len])
+            string = string[pre_len:]
+        elif suf_len:
+            suffixes.append(string[-suf_len:])
+            string = string[:-suf_len]
+    tokens = prefixes
+    if string in SPECIAL_CASES:
+        tokens.extend(SPECIAL_CASES[string])
+    elif string and _URL(string):
+        tokens.append(string)
+    elif string:
+        start = 0
+        for match in _INFIX(string):
+            infix_start, infix_end = match.span()
+            if infix_start == 0:
+                continue
+            if infix_start != start:
+                tokens.append(string[start:infix_start])
+            if infix_start != infix_end:
+                tokens.append(string[infix_start:infix_end])
+            start = infix_end
+        if string[start:]:
+            tokens.append(string[start:])
+    tokens.extend(reversed(suffixes))
+    return tokens
+
+
+def _phrase_patterns() -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Special cases that the affix rules would cut ("e.g.", ":)"), keyed by those cuts.
+
+    spaCy puts such cuts back together after the affix pass; so does `_merge_special_cases`.
+    """
+    patterns = {}
+    for key, tokens in SPECIAL_CASES.items():
+        if " " in key or key.isspace():
+            continue
+        cut = tuple(_affix_tokens_without_specials(key))
+        if len(cut) > 1:
+            patterns[cut] = tokens
+    return patterns
+
+
+def _affix_tokens_without_specials(chunk: str) -> list[str]:
+    saved = dict(SPECIAL_CASES)
+    SPECIAL_CASES.clear()
+    try:
+        return _affix_tokens(chunk)
+    finally:
+        SPECIAL_CASES.update(saved)
+
+
+_PATTERNS = _phrase_patterns()
+_LONGEST_PATTERN = max(map(len, _PATTERNS))
+
+
+def _merge_special_cases(tokens: list[str]) -> list[str]:
+    """Replace runs of tokens that spell a cut special case by the special case's tokens."""
+    merged: list[str] = []
+    index = 0
+    while index < len(tokens):
+        for length in range(min(_LONGEST_PATTERN, len(tokens) - index), 1, -1):
+            special = _PATTERNS.get(tuple(tokens[index:index + length]))
+            if special is not None:
+                merged.extend(special)
+                index += length
+                break
+        else:
+            merged.append(tokens[index])
+            index += 1
+    return merged
+
+
+def _chunk_tokens(chunk: str) -> list[str]:
+    """The word tokens of one whitespace-free chunk (uncached)."""
+    special = SPECIAL_CASES.get(chunk)
+    tokens = list(special) if special is not None else _affix_tokens(chunk)
+    if len(tokens) > 1:
+        tokens = _merge_special_cases(tokens)
+    if _CHARACTER_SCRIPT.search(chunk):
+        tokens = [piece for token in tokens for piece in _CHARACTER_PIECES.findall(token)]
+    return tokens
+
+
+# Chunks repeat across documents ("the", "said."): their tokens are memoised, bounded.
+_CHUNK_CACHE: dict[str, list[str]] = {}
+_CHUNK_CACHE_LIMIT = 500_000
 
 
 def split_words(line: str) -> list[str]:
     """The word tokens of one line (see the module docstring for the rules)."""
-    if "'" in line or "’" in line:
-        return _APOSTROPHE_WORDS.findall(line)
-    return _PLAIN_WORDS.findall(line)
+    words: list[str] = []
+    cache = _CHUNK_CACHE
+    for chunk in line.split():
+        tokens = cache.get(chunk)
+        if tokens is None:
+            if len(cache) >= _CHUNK_CACHE_LIMIT:
+                cache.clear()
+            tokens = cache[chunk] = _chunk_tokens(chunk)
+        words += tokens
+    return words
 
 
 class Split:
