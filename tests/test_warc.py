@@ -11,7 +11,14 @@ from pathlib import Path
 
 import fsspec
 import pytest
-from conftest import DATA, assert_conserved, need_shared, read_output, tamis_command
+from conftest import (
+    DATA,
+    assert_conserved,
+    need_shared,
+    output_bytes,
+    read_output,
+    tamis_command,
+)
 from fastwarc.warc import ArchiveIterator
 
 from tamis.io.records import RawRecord, ReadError, Skipped
@@ -185,3 +192,25 @@ def test_a_run_on_warc_files_accounts_for_every_record(tmp_path: Path) -> None:
     escopete = [record for record in read_output(out, "kept")
                 if record["metadata"]["url"].endswith("/Escopete")]
     assert len(escopete) == 2 and all("Escopete" in record["text"] for record in escopete)
+
+
+def test_a_warc_cut_into_byte_range_shards_gives_the_same_documents(tmp_path: Path) -> None:
+    need_shared(EXCERPT)
+    outputs = {}
+    for label, shard_size, workers in (("whole", "64MB", "1"), ("cut", "20KB", "1"),
+                                       ("cut, 2 workers", "20KB", "2")):
+        config = tmp_path / f"{shard_size}.yaml"
+        config.write_text(f"input: {{shard_size: {shard_size}}}\n"
+                          "pipeline: [{extract: {timeout: null}}, drop_empty]\n")
+        out = tmp_path / label
+        result = tamis_command("run", str(EXCERPT), "-o", str(out), "--config", str(config),
+                               "--workers", workers)
+        assert result.returncode == 0, result.stderr
+        manifest = assert_conserved(out)
+        assert manifest["counts"]["read"] == 16
+        records = read_output(out, "kept") + read_output(out, "removed")
+        outputs[label] = (len(manifest["shards"]), sorted((r["id"], r["text"]) for r in records),
+                          output_bytes(out))
+    assert outputs["whole"][0] == 1 and outputs["cut"][0] == 7  # 136 kB in 20 kB ranges
+    assert outputs["cut"][1] == outputs["whole"][1]  # every record once, same text
+    assert outputs["cut, 2 workers"][2] == outputs["cut"][2]  # byte-identical output

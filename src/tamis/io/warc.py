@@ -133,9 +133,13 @@ def _metadata(record: WarcRecord, content_type: str) -> dict[str, object]:
     return metadata
 
 
+_TYPE_NAMES = {int(getattr(WarcRecordType, name)): name for name in (
+    "warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion",
+    "continuation", "unknown")}
+
+
 def _type_name(record_type: WarcRecordType) -> str:
-    name = getattr(record_type, "name", None) or str(record_type)
-    return name.rsplit(".", 1)[-1]
+    return _TYPE_NAMES.get(int(record_type), "unknown")
 
 
 def _mime(value: str | None) -> str:

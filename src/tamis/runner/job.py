@@ -32,6 +32,7 @@ from tamis.config import Config, load_config
 from tamis.io.inputs import Shard, discover, plan_shards
 from tamis.io.writers import write_parquet_atomic
 from tamis.pipeline import Decision, GlobalStep, split_into_segments
+from tamis.report.aggregate import cluster_summary, environment_versions, merge
 from tamis.runner import progress
 from tamis.runner.layout import RECORD_KINDS, Layout, OutputError, write_json_atomic
 from tamis.runner.shard import ShardTask, run_shard
@@ -248,11 +249,13 @@ def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any
     edits: dict[str, Counter[str]] = {}
     seconds: Counter[str] = Counter()
     shard_rows = []
+    report_parts = []
     for shard in shards:
         first = layout.read_marker(0, shard.index) or {}
         last = layout.read_marker(passes - 1, shard.index) or {}
         skipped.update(first.get("skipped", {}))
         removed_by.update(last.get("removed_by", {}))
+        report_parts.append(last.get("report", {}))
         for rule, values in last.get("edits", {}).items():
             edits.setdefault(rule, Counter()).update(values)
         for pass_index in range(passes):
@@ -296,6 +299,9 @@ def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any
         "seconds": {"wall": round(wall, 3),
                     **{step: round(value, 3) for step, value in seconds.most_common()}},
         "docs_per_second": round(counts["read"] / wall, 1) if wall else None,
+        **merge(report_parts),
+        "clusters": cluster_summary(layout.decisions_file(index) for index in range(passes)),
+        "versions": environment_versions(),
     }
     write_json_atomic(layout.stats, stats)
     write_json_atomic(layout.manifest, manifest)
