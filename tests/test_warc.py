@@ -59,6 +59,7 @@ def test_every_record_of_the_excerpt_is_accounted_for(excerpt: bytes) -> None:
     assert [(r.id, r.metadata["url"], r.source["offset"]) for r in records] == bare
     for record in records:
         assert record.id.startswith("<urn:uuid:") and record.text is None
+        assert record.size == len(record.html)
         assert record.html and b"<" in record.html[:2000]
         assert record.source["file"] == "test.warc.gz"
         assert record.metadata["content_type"] == "text/html"

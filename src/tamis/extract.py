@@ -134,8 +134,8 @@ class _Helper:
         self.connection: Connection | None = None
 
     def extract(self, html: bytes, url: str | None, charset: str | None, timeout: float) -> str:
-        connection = self._connection()
         try:
+            connection = self._connection()
             connection.send_bytes(orjson.dumps({"url": url, "charset": charset}))
             connection.send_bytes(html)
             answered = connection.poll(timeout)
@@ -145,6 +145,12 @@ class _Helper:
             raise ExtractionError(f"the extraction process died (exit code {code}); the page "
                                   f"may need more than max_memory_mb="
                                   f"{self.options.max_memory_mb}") from None
+        except BaseException:
+            # Interrupted while starting or between question and answer (Ctrl-C, a signal
+            # handler raising): the pending answer would be read for the next page. Only a
+            # fresh helper is safe.
+            self._stop()
+            raise
         if reply is None:
             self._stop()
             raise ExtractionError(f"{self.options.engine} exceeded the time limit of "

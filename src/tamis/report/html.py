@@ -7,17 +7,20 @@ link to anything outside itself: it opens from disk, offline, in any browser.
 Thresholds come from the run's config. A filter step declares which signal each of its options
 bounds with a class attribute `thresholds`: items with `signal`, `option` and `below` (True when
 documents *below* the option's value are removed), like `tamis.filters.thresholds.Threshold`.
+A step without that attribute whose module holds tuples of such items (the filters' rule
+tables) gets the items whose option is one of the step's own options.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Collection
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from tamis.pipeline import registry
+from tamis.pipeline import Step, registry
 from tamis.report.aggregate import environment_versions
 from tamis.report.charts import Line, Row, histogram, horizontal_bars, number
 
@@ -94,7 +97,7 @@ def thresholds_from_config(config: dict[str, Any]) -> dict[str, list[dict[str, A
     found: dict[str, list[dict[str, Any]]] = {}
     for entry in config.get("pipeline", []):
         cls = known.get(entry.get("name", ""))
-        declared = getattr(cls, "thresholds", ()) if cls is not None else ()
+        declared = declared_thresholds(cls) if cls is not None else ()
         if not declared:
             continue
         assert cls is not None
@@ -107,6 +110,24 @@ def thresholds_from_config(config: dict[str, Any]) -> dict[str, list[dict[str, A
                 "value": float(limit), "step": cls.name, "option": threshold.option,
                 "below": bool(threshold.below), "rule": getattr(threshold, "rule", "")})
     return found
+
+
+def declared_thresholds(cls: type[Step]) -> tuple[Any, ...]:
+    """The step's `thresholds`, or else its module's rule tables that bound its options."""
+    declared = getattr(cls, "thresholds", None)
+    if declared is not None:
+        return tuple(declared)
+    options = set(cls.Options.model_fields)
+    found: list[Any] = []
+    for value in vars(sys.modules[cls.__module__]).values():
+        if isinstance(value, tuple):
+            found.extend(item for item in value if _is_threshold(item)
+                         and item.option in options and item not in found)
+    return tuple(found)
+
+
+def _is_threshold(item: Any) -> bool:
+    return all(hasattr(item, name) for name in ("signal", "option", "below"))
 
 
 def _breaks(value: Any, limit: dict[str, Any]) -> bool:
