@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tamis import __version__
@@ -33,6 +34,7 @@ EPILOG = """\
 examples:
   tamis run crawl/*.warc.gz -o out/ --preset fineweb
   tamis run dump/ -o out/ --config my.yaml --workers 8
+  tamis run s3://bucket/dump/ -o /shared/clean/ --executor ray --address auto
   tamis clean page.txt --explain
   tamis report out/                 # writes out/report.html
   tamis inspect out/ --id ID
@@ -72,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
                             help="stop after N input records (in input order)")
     run_parser.add_argument("--overwrite", action="store_true",
                             help="replace an earlier run's outputs in OUT")
+    run_parser.add_argument("--executor", choices=("local", "ray"), default=None,
+                            help="where shards run: local processes (default) or a Ray "
+                                 "cluster; never changes the output")
+    run_parser.add_argument("--address", metavar="ADDR", default=None,
+                            help="Ray cluster address ('auto' joins a running cluster; implies "
+                                 "--executor ray)")
     run_parser.add_argument("--quiet", action="store_true", help="no progress output")
 
     clean_parser = commands.add_parser(
@@ -135,19 +143,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _inspect(args, err)
         return _clean(args)
     except ConfigError as error:
-        err.print(f"[red]config error:[/] {error}")
+        err.print(f"[red]config error:[/] {escape(str(error))}")
         return EXIT_USAGE
     except InputError as error:
-        err.print(f"[red]input error:[/] {error}")
+        err.print(f"[red]input error:[/] {escape(str(error))}")
         return EXIT_INPUT
     except OutputError as error:
-        err.print(f"[red]output error:[/] {error}")
+        err.print(f"[red]output error:[/] {escape(str(error))}")
         return EXIT_OUTPUT
     except CleanError as error:
-        err.print(f"[red]error:[/] {error}")
+        err.print(f"[red]error:[/] {escape(str(error))}")
         return EXIT_INPUT
     except RunError as error:
-        err.print(f"[red]run stopped:[/] {error}")
+        err.print(f"[red]run stopped:[/] {escape(str(error))}")
         return EXIT_RUN
     except KeyboardInterrupt:
         err.print("interrupted; rerun the same command to resume")
@@ -155,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if os.environ.get("TAMIS_DEBUG"):
             raise
-        err.print(f"[red]internal error:[/] {type(error).__name__}: {error}\n"
+        err.print(f"[red]internal error:[/] {type(error).__name__}: {escape(str(error))}\n"
                   f"This is a bug in tamis; rerun with TAMIS_DEBUG=1 for the traceback and "
                   f"report it. Rerunning the same command resumes where the run stopped.")
         return EXIT_INTERNAL
@@ -164,9 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, err: Console) -> int:
     result = run(args.inputs, args.output, preset=args.preset, config=args.config,
                  workers=args.workers, limit=args.limit, overwrite=args.overwrite,
-                 quiet=args.quiet)
+                 quiet=args.quiet, executor=args.executor, address=args.address)
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {escape(str(warning))}")
     if not args.quiet:
         counts = result.counts
         table = Table(title=f"tamis run -> {result.output}", show_header=False)
