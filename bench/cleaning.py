@@ -53,9 +53,9 @@ from tamis.pipeline import GlobalStep, Step, build_step  # noqa: E402
 SETS = ("linelabels", "seedlike")
 # The options tuned on the dev data, and the values the cross-validation chooses among.
 TUNED = {
-    "off_topic_share": [0.35, 0.5],
+    "off_topic_share": [0.35, 0.42, 0.5],
     "short_line_penalty": [0.3, 1.0],
-    "table_share": [0.7, 1.01],
+    "short_blocks": [True, False],
     "announced_lists": [True, False],
 }
 FILTER_CHAIN = ["gopher_quality", "gopher_repetition", "c4", "fineweb_quality"]

@@ -102,7 +102,10 @@ line = st.one_of(
     st.sampled_from(ARTICLE + UNRELATED + ["Read more", "", "Jane Doe", "Home", "x" * 30]),
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60),
 )
-documents = st.lists(line, min_size=0, max_size=25).map("\n".join)
+titles = st.sampled_from(["Libraries get more money_cheap flights to cancun",
+                          "Libraries get more money - City Herald", "Menu", ""])
+documents = st.builds(lambda title, lines: "\n".join([title, *lines]), titles,
+                      st.lists(line, min_size=0, max_size=25))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -147,7 +150,7 @@ def test_seedlike_documents_keep_the_article_and_lose_the_appended_junk() -> Non
             else:
                 content += 1
                 content_kept += text in kept
-    # Measured on these 60 documents: 0.897 of junk lines cut, 0.953 of content lines kept
+    # Measured on these 60 documents: 0.899 of junk lines cut, 0.943 of content lines kept
     # (misses: lists glued to a shopping list of figures; see BENCHMARKS.md for the full sets).
     assert junk_cut / junk >= 0.87
     assert content_kept / content >= 0.93

@@ -18,6 +18,7 @@ from tamis.extract import Extract, ExtractionError, ExtractOptions, extract_text
 from tamis.io.records import RawRecord
 from tamis.io.warc import read_warc
 from tamis.pipeline import build_step, document_from
+from tamis.runner.guard import StepTimeout, time_limit
 
 AEB = DATA / "raw" / "scrapinghub-aeb"
 EXCERPT = DATA / "raw" / "cc-raw-samples" / "resiliparse" / "CC-MAIN-2020-34-excerpt.warc.gz"
@@ -103,6 +104,16 @@ def test_non_utf8_pages_are_decoded() -> None:
         assert detected == declared
 
 
+def test_valid_utf8_wins_over_a_charset_that_lies() -> None:
+    # HTML stored as a JSON string was decoded once already: its bytes are UTF-8 whatever its
+    # <meta charset> says; so are the many pages that declare latin-1 and are UTF-8.
+    page = '<meta charset="windows-1251"><p>Привет, мир: café</p>'.encode()
+    step = Extract(ExtractOptions(main_content=False))
+    assert step.extract(page) == "Привет, мир: café"
+    assert step.extract(page, charset="iso-8859-1") == "Привет, мир: café"
+    assert step.extract('<p>Привет</p>'.encode("cp1251"), charset="windows-1251") == "Привет"
+
+
 def test_a_page_over_the_time_limit_is_killed_and_the_worker_goes_on() -> None:
     options = ExtractOptions(timeout=0.5)
     step = Extract(options)
@@ -115,6 +126,16 @@ def test_a_page_over_the_time_limit_is_killed_and_the_worker_goes_on() -> None:
     assert helper_pid(options) is None  # killed
     assert step.extract(b"<p>next page</p>") == "next page"
     assert helper_pid(options) not in (None, before)  # a fresh helper
+
+
+def test_an_interrupted_extraction_never_answers_for_the_next_page() -> None:
+    step = Extract(ExtractOptions(timeout=30, max_memory_mb=3000))  # its own, new helper
+    with pytest.raises(StepTimeout), time_limit(0.01):  # a signal while the helper starts
+        step.extract(b"<p>a page</p>")
+    assert step.extract(b"<p>the next page</p>") == "the next page"
+    with pytest.raises(StepTimeout), time_limit(0.3):  # a signal while the worker waits
+        step.extract(DEEP_PAGE)
+    assert step.extract(b"<p>the page after</p>") == "the page after"
 
 
 def test_a_page_over_the_memory_limit_kills_the_helper_not_the_worker() -> None:

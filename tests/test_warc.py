@@ -11,9 +11,17 @@ from pathlib import Path
 
 import fsspec
 import pytest
-from conftest import DATA, assert_conserved, need_shared, read_output, tamis_command
+from conftest import (
+    DATA,
+    assert_conserved,
+    need_shared,
+    output_bytes,
+    read_output,
+    tamis_command,
+)
 from fastwarc.warc import ArchiveIterator
 
+from tamis.extract import ExtractOptions, extract_text
 from tamis.io.records import RawRecord, ReadError, Skipped
 from tamis.io.warc import read_warc
 
@@ -52,6 +60,7 @@ def test_every_record_of_the_excerpt_is_accounted_for(excerpt: bytes) -> None:
     assert [(r.id, r.metadata["url"], r.source["offset"]) for r in records] == bare
     for record in records:
         assert record.id.startswith("<urn:uuid:") and record.text is None
+        assert record.size == len(record.html)
         assert record.html and b"<" in record.html[:2000]
         assert record.source["file"] == "test.warc.gz"
         assert record.metadata["content_type"] == "text/html"
@@ -185,3 +194,25 @@ def test_a_run_on_warc_files_accounts_for_every_record(tmp_path: Path) -> None:
     escopete = [record for record in read_output(out, "kept")
                 if record["metadata"]["url"].endswith("/Escopete")]
     assert len(escopete) == 2 and all("Escopete" in record["text"] for record in escopete)
+
+
+def test_a_warc_cut_into_byte_range_shards_gives_the_same_documents(tmp_path: Path,
+                                                                   excerpt: bytes) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("input: {shard_size: 20KB}\n"
+                      "pipeline: [{extract: {timeout: null}}, drop_empty]\n")
+    outputs = {}
+    for workers in ("1", "2"):
+        out = tmp_path / workers
+        result = tamis_command("run", str(EXCERPT), "-o", str(out), "--config", str(config),
+                               "--workers", workers)
+        assert result.returncode == 0, result.stderr
+        manifest = assert_conserved(out)
+        assert len(manifest["shards"]) == 7  # 136 kB in 20 kB ranges
+        records = read_output(out, "kept") + read_output(out, "removed")
+        outputs[workers] = (sorted((r["id"], r["text"]) for r in records), output_bytes(out))
+    # Every record once, with the text the whole file gives.
+    whole = sorted((r.id, extract_text(r.html, ExtractOptions(), r.metadata["url"]))
+                   for r in _read(excerpt) if isinstance(r, RawRecord) and r.html)
+    assert outputs["1"][0] == whole and len(whole) == 16
+    assert outputs["2"][1] == outputs["1"][1]  # byte-identical whatever the number of workers

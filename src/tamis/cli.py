@@ -11,8 +11,10 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from tamis import __version__
@@ -20,6 +22,8 @@ from tamis.api import CleanError, clean_file
 from tamis.config import PRESETS, ConfigError, load_config
 from tamis.document import Document
 from tamis.io.inputs import InputError
+from tamis.report.html import write_report
+from tamis.report.inspect import find_record, print_record, record_html
 from tamis.runner import RunError, run
 from tamis.runner.layout import OutputError
 
@@ -30,7 +34,10 @@ EPILOG = """\
 examples:
   tamis run crawl/*.warc.gz -o out/ --preset fineweb
   tamis run dump/ -o out/ --config my.yaml --workers 8
+  tamis run s3://bucket/dump/ -o /shared/clean/ --executor ray --address auto
   tamis clean page.txt --explain
+  tamis report out/                 # writes out/report.html
+  tamis inspect out/ --id ID
 
 exit codes: 0 finished (error records included), 2 bad usage or config, 3 no usable input,
 4 output folder unusable, 5 a worker died (rerun to resume), 130 interrupted (rerun to resume)
@@ -67,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
                             help="stop after N input records (in input order)")
     run_parser.add_argument("--overwrite", action="store_true",
                             help="replace an earlier run's outputs in OUT")
+    run_parser.add_argument("--executor", choices=("local", "ray"), default=None,
+                            help="where shards run: local processes (default) or a Ray "
+                                 "cluster; never changes the output")
+    run_parser.add_argument("--address", metavar="ADDR", default=None,
+                            help="Ray cluster address ('auto' joins a running cluster; implies "
+                                 "--executor ray)")
     run_parser.add_argument("--quiet", action="store_true", help="no progress output")
 
     clean_parser = commands.add_parser(
@@ -80,6 +93,27 @@ def build_parser() -> argparse.ArgumentParser:
                               help="whose per-document steps to apply (default: clean)")
     clean_parser.add_argument("--config", metavar="FILE",
                               help="YAML file that extends or overrides the preset")
+    clean_parser.add_argument("--html", metavar="PAGE",
+                              help="also write the explained document as an HTML page")
+
+    report_parser = commands.add_parser(
+        "report", help="write the HTML report of a finished run",
+        description="Write OUT/report.html: the funnel, signal histograms with thresholds, "
+                    "removed examples per reason, span edits, languages, duplicate clusters "
+                    "and run facts. One self-contained file that opens from disk.")
+    report_parser.add_argument("output", metavar="OUT", help="a finished run's output folder")
+    report_parser.add_argument("--to", metavar="PAGE", default=None,
+                               help="where to write the page (default: OUT/report.html)")
+
+    inspect_parser = commands.add_parser(
+        "inspect", help="show one document of a run: its cuts, signals, verdict and cluster",
+        description="Find a document in OUT's kept/, removed/ or errors/ and show it with every "
+                    "removed span struck through and labelled with its rule.")
+    inspect_parser.add_argument("output", metavar="OUT", help="a run's output folder")
+    inspect_parser.add_argument("--id", required=True, dest="doc_id", metavar="ID",
+                                help="the document id")
+    inspect_parser.add_argument("--html", metavar="PAGE",
+                                help="also write the view as an HTML page")
     return parser
 
 
@@ -103,21 +137,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args, err)
+        if args.command == "report":
+            return _report(args, err)
+        if args.command == "inspect":
+            return _inspect(args, err)
         return _clean(args)
     except ConfigError as error:
-        err.print(f"[red]config error:[/] {error}")
+        err.print(f"[red]config error:[/] {escape(str(error))}")
         return EXIT_USAGE
     except InputError as error:
-        err.print(f"[red]input error:[/] {error}")
+        err.print(f"[red]input error:[/] {escape(str(error))}")
         return EXIT_INPUT
     except OutputError as error:
-        err.print(f"[red]output error:[/] {error}")
+        err.print(f"[red]output error:[/] {escape(str(error))}")
         return EXIT_OUTPUT
     except CleanError as error:
-        err.print(f"[red]error:[/] {error}")
+        err.print(f"[red]error:[/] {escape(str(error))}")
         return EXIT_INPUT
     except RunError as error:
-        err.print(f"[red]run stopped:[/] {error}")
+        err.print(f"[red]run stopped:[/] {escape(str(error))}")
         return EXIT_RUN
     except KeyboardInterrupt:
         err.print("interrupted; rerun the same command to resume")
@@ -125,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         if os.environ.get("TAMIS_DEBUG"):
             raise
-        err.print(f"[red]internal error:[/] {type(error).__name__}: {error}\n"
+        err.print(f"[red]internal error:[/] {type(error).__name__}: {escape(str(error))}\n"
                   f"This is a bug in tamis; rerun with TAMIS_DEBUG=1 for the traceback and "
                   f"report it. Rerunning the same command resumes where the run stopped.")
         return EXIT_INTERNAL
@@ -134,9 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, err: Console) -> int:
     result = run(args.inputs, args.output, preset=args.preset, config=args.config,
                  workers=args.workers, limit=args.limit, overwrite=args.overwrite,
-                 quiet=args.quiet)
+                 quiet=args.quiet, executor=args.executor, address=args.address)
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {escape(str(warning))}")
     if not args.quiet:
         counts = result.counts
         table = Table(title=f"tamis run -> {result.output}", show_header=False)
@@ -164,25 +202,43 @@ def _clean(args: argparse.Namespace) -> int:
                                        f"({doc.removed_by.rule}): {doc.removed_by.detail}")
         return EXIT_OK
     explain(doc, Console(highlight=False))
+    if args.html:
+        Path(args.html).write_text(record_html(_kind(doc), doc.to_record()), "utf-8")
     return EXIT_OK
 
 
+def _kind(doc: Document) -> str:
+    return "kept" if doc.kept else "removed"
+
+
 def explain(doc: Document, console: Console) -> None:
-    """Every edit with its rule and what it removed, then the signals and the verdict."""
-    console.print(f"[bold]{doc.id}[/]: {len(doc.edits)} edits")
-    for edit in doc.edits:
-        removed = edit.original if len(edit.original) <= 120 else edit.original[:117] + "..."
-        what = f" -> {edit.replacement!r}" if edit.replacement else ""
-        console.print(f"  [cyan]{edit.rule}[/] [{edit.start}:{edit.end}] {edit.detail}")
-        console.print(f"    {removed!r}{what}", markup=False)
-    if doc.signals:
-        console.print("[bold]signals[/]")
-        for name, value in doc.signals.items():
-            console.print(f"  {name} = {value:g}")
-    verdict = ("kept" if doc.removed_by is None else
-               f"removed by {doc.removed_by.step} ({doc.removed_by.rule}): "
-               f"{doc.removed_by.detail}")
-    console.print(f"[bold]verdict[/]: {verdict}")
+    """The document with each cut struck through and labelled, then the signals and verdict."""
+    print_record(_kind(doc), doc.to_record(), console)
+
+
+def _report(args: argparse.Namespace, err: Console) -> int:
+    try:
+        page = write_report(args.output, args.to)
+    except FileNotFoundError as error:
+        err.print(f"[red]input error:[/] {error}")
+        return EXIT_INPUT
+    err.print(f"wrote {page}")
+    return EXIT_OK
+
+
+def _inspect(args: argparse.Namespace, err: Console) -> int:
+    if not Path(args.output).is_dir():
+        err.print(f"[red]input error:[/] {args.output} is not a folder")
+        return EXIT_INPUT
+    found = find_record(args.output, args.doc_id)
+    if found is None:
+        err.print(f"[red]not found:[/] no record with id {args.doc_id!r} in {args.output}")
+        return EXIT_INPUT
+    print_record(found.kind, found.record, Console(highlight=False))
+    if args.html:
+        Path(args.html).write_text(record_html(found.kind, found.record), "utf-8")
+        err.print(f"wrote {args.html}")
+    return EXIT_OK
 
 
 if __name__ == "__main__":

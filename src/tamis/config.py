@@ -4,7 +4,7 @@ Everything is validated before any work starts. A misspelt key or a bad value ra
 `ConfigError` naming the key and what was expected, so a typo never silently changes a recipe.
 
 A user config may:
-- set `input:`, `output:` and `limits:` options (merged key by key over the preset's);
+- set `input:`, `output:`, `limits:` and `executor:` options (merged key by key over the preset's);
 - replace the whole `pipeline:`;
 - change options of steps already in the pipeline with `override: {step: {option: value}}`;
 - add steps at the end with `append: [...]`.
@@ -63,6 +63,19 @@ class LimitsOptions(_Strict):
         description="seconds a document may spend in the per-document steps (0: no limit)")
 
 
+class ExecutorOptions(_Strict):
+    """Where shards run. Not part of the config's fingerprint: it never changes the output."""
+
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = Field(
+        default=None, description="Ray cluster address ('auto' joins a running cluster)")
+    cpus_per_task: float = Field(default=1.0, gt=0)
+    memory_per_task: ByteSize | None = Field(
+        default=None, description="memory Ray reserves per shard task")
+    max_retries: int = Field(default=3, ge=0, description="Ray retries of a shard whose "
+                             "worker died")
+
+
 class StepEntry(_Strict):
     """One pipeline step: its registered name and validated options."""
 
@@ -77,6 +90,7 @@ class Config(_Strict):
     input: InputOptions = InputOptions()
     output: OutputOptions = OutputOptions()
     limits: LimitsOptions = LimitsOptions()
+    executor: ExecutorOptions = ExecutorOptions()
     pipeline: list[StepEntry] = Field(default_factory=list)
 
     def build_steps(self) -> list[Step]:
@@ -84,7 +98,8 @@ class Config(_Strict):
 
     def fingerprint(self) -> str:
         """A hash of everything that changes the output (workers and progress do not)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        canonical = json.dumps(self.model_dump(mode="json", exclude={"executor"}),
+                               sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -95,6 +110,7 @@ class _UserFile(_Strict):
     input: dict[str, Any] | None = None
     output: dict[str, Any] | None = None
     limits: dict[str, Any] | None = None
+    executor: dict[str, Any] | None = None
     pipeline: list[Any] | None = None
     override: dict[str, dict[str, Any]] | None = None
     append: list[Any] | None = None
@@ -152,7 +168,7 @@ def _merge(base: dict[str, Any], layer: dict[str, Any], source: str) -> dict[str
     merged = dict(base)
     if user.description is not None:
         merged["description"] = user.description
-    for section in ("input", "output", "limits"):
+    for section in ("input", "output", "limits", "executor"):
         extra = getattr(user, section)
         if extra:
             merged[section] = {**(base.get(section) or {}), **extra}

@@ -4,17 +4,18 @@ How a line is judged, in three moves, all from evidence inside the document:
 
 1. **Sentences anchor the body.** A line with enough words that ends like a sentence (or is
    very long) is prose. The words these lines use are the document's topic.
-2. **Blocks are judged whole.** A run of lines that are not prose (a menu, a list of headlines,
-   a share bar), or a run of bulleted lines, is one block. If its words are mostly ones the prose
-   never uses, the whole block is off topic, even when one of its lines happens to share a word
-   with the article (the seed's headline about Russia). Code and figures have few words to
-   compare, tables (lines holding figures) are data, and a list the prose announces ("The tour
-   dates:") is the article's own: none of these is judged off topic.
+2. **Blocks are judged whole.** A run of lines that are not prose (a menu, a share bar), a run
+   of short lines (a list of headlines, some of which end like sentences), or a run of bulleted
+   lines is one block. If its words are mostly ones the rest of the prose never uses, the whole
+   block is off topic, even when one of its lines shares a word with the article (the seed's
+   headline about Russia). Code and figures have few words to compare, tables (lines holding
+   figures) are data, a list the prose announces ("The tour dates:") is the article's own, and
+   a block holding most of the prose is the body: none of these is judged off topic.
 3. **The body is the best stretch.** Each line scores: prose counts its words, off-topic lines
    cost a penalty, other short lines a small one (or earn a little when they use the body's
-   words). The stretch of lines with the highest total (a maximum-sum subarray, as in Finn et
-   al.'s Body Text Extraction) is the body; everything outside it goes, and so do off-topic
-   blocks inside it.
+   words; lines of figures and symbols score nothing). The stretch of lines with the highest
+   total (a maximum-sum subarray, as in Finn et al.'s Body Text Extraction) is the body;
+   everything outside it goes, and so do off-topic blocks inside it.
 
 The first line is the title and always stays (`clean_title` trims it). Judging is repeated on
 the lines that survive until nothing more goes, so cleaning cleaned text changes nothing.
@@ -22,6 +23,7 @@ the lines that survive until nothing more goes, so cleaning cleaned text changes
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import regex
@@ -45,7 +47,7 @@ class BodyOptions(StepOptions):
     # Fewer consecutive bulleted lines than this are not treated as a list block.
     min_list_lines: int = 3
     # A block is off topic when less than this share of its topic words occurs in the prose.
-    off_topic_share: float = 0.5
+    off_topic_share: float = 0.42
     # A short line is on topic when at least this share of its topic words occurs in the prose.
     on_topic_share: float = 0.6
     # Blocks with fewer topic words per line than this (code, numbers) are not judged.
@@ -60,6 +62,8 @@ class BodyOptions(StepOptions):
     on_topic_bonus: float = 0.5
     # A cut last line with at most this many words is a dangling fragment (a name, a byline).
     fragment_words: int = 6
+    # Also judge runs of short lines whole (a list of headlines, some ending like sentences).
+    short_blocks: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,21 +113,23 @@ def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
         return {}
     prose = [index > 0 and _is_prose(text[index], words[index], options)
              for index in range(count)]
-    vocabulary = {word for index in range(count) if prose[index] for word in topics[index]}
+    vocabulary = Counter(word for index in range(count) if prose[index]
+                         for word in set(topics[index]))
     if not vocabulary:
         return {}
     announced = _announced(text, words, prose, options)
-    off_topic = _off_topic_blocks(text, prose, topics, vocabulary, announced, options)
+    off_topic = _off_topic_blocks(text, words, prose, topics, vocabulary, announced, options)
     scores = []
     for index in range(count):
-        if prose[index]:
-            scores.append(float(len(words[index])))
-        elif index in announced:
-            scores.append(options.on_topic_bonus)
-        elif index in off_topic:
+        if index in off_topic:  # before prose: a sentence in an off-topic list is the list's
             scores.append(-options.off_topic_penalty)
-        elif _share_in(topics[index], vocabulary) >= options.on_topic_share:
+        elif prose[index]:
+            scores.append(float(len(words[index])))
+        elif index in announced or \
+                _share_in(topics[index], vocabulary) >= options.on_topic_share:
             scores.append(options.on_topic_bonus)
+        elif not topics[index]:  # figures, symbols: neither extend nor break the body
+            scores.append(0.0)
         else:
             scores.append(-options.short_line_penalty)
     first, last = _best_stretch(scores)
@@ -144,20 +150,32 @@ def _is_prose(line: str, line_words: list[str], options: BodyOptions) -> bool:
         count >= options.min_sentence_words and ends_sentence(line))
 
 
-def _share_in(topics: list[str], vocabulary: set[str]) -> float:
+def _share_outside(topics: list[str], vocabulary: Counter[str], own: Counter[str]) -> float:
+    """Share of `topics` used by prose lines other than the block's own."""
+    if not topics:
+        return 0.0
+    return sum(vocabulary[word] > own[word] for word in topics) / len(topics)
+
+
+def _share_in(topics: list[str], vocabulary: Counter[str]) -> float:
     if not topics:
         return 0.0
     return sum(word in vocabulary for word in topics) / len(topics)
 
 
-def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]],
-                      vocabulary: set[str], announced: set[int],
+def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool],
+                      topics: list[list[str]], vocabulary: Counter[str], announced: set[int],
                       options: BodyOptions) -> dict[int, Cut]:
     """Lines in blocks whose words the prose does not use, with the cut for each."""
-    # Bulleted lists first, whole; then runs of non-prose lines not already judged.
-    blocks = [block for block in _runs(range(1, len(text)), lambda index: bullet(text[index]))
+    prose_words = sum(len(topics[index]) for index in range(len(text)) if prose[index])
+    # Bulleted lists first, whole; then runs of short lines (a list of headlines where some
+    # end like sentences); then runs of non-prose lines not already judged.
+    blocks = [block for block in _runs([bullet(line) for line in text])
               if len(block) >= options.min_list_lines]
-    blocks += _runs(range(1, len(text)), lambda index: not prose[index])
+    if options.short_blocks:
+        short = _runs([len(line_words) < options.long_line_words for line_words in words])
+        blocks += [block for block in short if len(block) >= options.min_list_lines]
+    blocks += _runs([not is_prose for is_prose in prose])
     cuts: dict[int, Cut] = {}
     for block in blocks:
         if any(index in cuts for index in block) or block[0] in announced:
@@ -167,7 +185,12 @@ def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]
             continue  # code, figures, symbols: nothing to compare
         if _is_table(text, block, options):
             continue
-        share = _share_in(block_topics, vocabulary)
+        own: Counter[str] = Counter()
+        if any(prose[index] for index in block):
+            if sum(len(topics[index]) for index in block if prose[index]) * 2 > prose_words:
+                continue  # the block holds most of the prose: it is the body
+            own.update(word for index in block if prose[index] for word in set(topics[index]))
+        share = _share_outside(block_topics, vocabulary, own)
         if share >= options.off_topic_share:
             continue
         listed = len(block) >= options.min_list_lines
@@ -182,7 +205,7 @@ def _off_topic_blocks(text: list[str], prose: list[bool], topics: list[list[str]
     return cuts
 
 
-def _is_table(text: list[str], block: list[int], options: BodyOptions) -> bool:
+def _is_table(text: list[str], block: range, options: BodyOptions) -> bool:
     """A list whose lines mostly hold figures (dates, scores, prices) is data, not links."""
     if len(block) < options.min_list_lines:
         return False
@@ -197,25 +220,26 @@ def _announced(text: list[str], words: list[list[str]], prose: list[bool],
     if not options.announced_lists:
         return set()
     announced: set[int] = set()
-    for block in _runs(range(1, len(text)), lambda index: not prose[index]):
+    for block in _runs([not is_prose for is_prose in prose]):
         if any(text[index].endswith(":") and len(words[index]) >= options.min_sentence_words
                for index in (block[0] - 1, block[0]) if index > 0):
             announced.update(block)
     return announced
 
 
-def _runs(indices: range, member) -> list[list[int]]:
-    """Maximal runs of consecutive indices for which `member` holds."""
-    runs: list[list[int]] = []
-    current: list[int] = []
-    for index in indices:
-        if member(index):
-            current.append(index)
-        elif current:
-            runs.append(current)
-            current = []
-    if current:
-        runs.append(current)
+def _runs(flags: list[bool]) -> list[range]:
+    """Maximal runs of lines whose flag is set, after the title line."""
+    runs: list[range] = []
+    start = None
+    for index in range(1, len(flags)):
+        if flags[index]:
+            if start is None:
+                start = index
+        elif start is not None:
+            runs.append(range(start, index))
+            start = None
+    if start is not None:
+        runs.append(range(start, len(flags)))
     return runs
 
 
@@ -244,7 +268,7 @@ def _name_fragment(text: list[str], words: list[list[str]], cuts: dict[int, Cut]
 def kept_lines(lines: Lines, cuts: dict[int, Cut]) -> list[bool]:
     """Which lines stay: the uncut ones, less blank lines next to a cut line."""
     keep = [index not in cuts for index in range(len(lines))]
-    for run in _runs(range(1, len(lines)), lambda index: not lines.words[index]):
+    for run in _runs([not line_words for line_words in lines.words]):
         if run[0] - 1 in cuts or run[-1] + 1 in cuts:
             for index in run:
                 keep[index] = False

@@ -32,15 +32,15 @@ def bullet(line: str) -> bool:
 
 def topic_words(words: list[str]) -> list[str]:
     """The words of a line that say what it is about, lowercased: long words of letters, and
-    the characters of scripts written without spaces (each is a word in the split).
+    kana and CJK ideographs (U+3040-U+9FFF), which the split makes one word each.
 
     Numbers are left out: a table of figures shares none with the prose around it, yet it is
     not off topic.
     """
-    return [word.lower() for word in words
-            if word.isalpha() and (len(word) >= TOPIC_WORD_LENGTH or _written_without_spaces(word))]
+    # Split tokens never contain spaces: lowercase the line's words in one call.
+    lowered = " ".join(words).lower().split(" ") if words else []
+    return [word for word in lowered
+            if (len(word) >= TOPIC_WORD_LENGTH and word.isalpha())
+            or (len(word) == 1 and "\u3040" <= word <= "\u9fff")]
 
 
-def _written_without_spaces(word: str) -> bool:
-    # Kana (U+3040-U+30FF) and CJK ideographs (U+3400-U+9FFF): the split makes each one a word.
-    return len(word) == 1 and "\u3040" <= word <= "\u9fff"

@@ -11,4 +11,5 @@ from tamis.io.records import RawRecord
 
 def read_html_file(data: bytes, *, id: str, file: str) -> RawRecord:
     """The record of one `.html` file; `id` is its path relative to the input folder."""
-    return RawRecord(id, {"file": file}, html=data, metadata={"content_type": "text/html"})
+    return RawRecord(id, {"file": file}, html=data, metadata={"content_type": "text/html"},
+                     size=len(data))

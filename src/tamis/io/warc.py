@@ -112,8 +112,8 @@ def _item(record: WarcRecord, file: str, offset: int, max_record_size: int) -> I
     metadata = _metadata(record, content_type)
     if kind == "conversion":
         text = payload.decode("utf-8", errors="replace")  # WET text is UTF-8 by definition
-        return RawRecord(record_id, source, text=text, metadata=metadata)
-    return RawRecord(record_id, source, html=payload, metadata=metadata)
+        return RawRecord(record_id, source, text=text, metadata=metadata, size=len(payload))
+    return RawRecord(record_id, source, html=payload, metadata=metadata, size=len(payload))
 
 
 def _metadata(record: WarcRecord, content_type: str) -> dict[str, object]:
@@ -133,9 +133,13 @@ def _metadata(record: WarcRecord, content_type: str) -> dict[str, object]:
     return metadata
 
 
+_TYPE_NAMES = {int(getattr(WarcRecordType, name)): name for name in (
+    "warcinfo", "response", "resource", "request", "metadata", "revisit", "conversion",
+    "continuation", "unknown")}
+
+
 def _type_name(record_type: WarcRecordType) -> str:
-    name = getattr(record_type, "name", None) or str(record_type)
-    return name.rsplit(".", 1)[-1]
+    return _TYPE_NAMES.get(int(record_type), "unknown")
 
 
 def _mime(value: str | None) -> str:

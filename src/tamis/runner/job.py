@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -31,7 +31,8 @@ import tamis
 from tamis.config import Config, load_config
 from tamis.io.inputs import Shard, discover, plan_shards
 from tamis.io.writers import write_parquet_atomic
-from tamis.pipeline import Decision, split_into_segments
+from tamis.pipeline import Decision, GlobalStep, split_into_segments
+from tamis.report.aggregate import cluster_summary, environment_versions, merge
 from tamis.runner import progress
 from tamis.runner.layout import RECORD_KINDS, Layout, OutputError, write_json_atomic
 from tamis.runner.shard import ShardTask, run_shard
@@ -55,12 +56,14 @@ class RunResult:
 def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
         preset: str | None = None, config: str | Path | Config | None = None,
         workers: int | None = None, limit: int | None = None, overwrite: bool = False,
-        quiet: bool = True) -> RunResult:
+        quiet: bool = True, executor: str | None = None, address: str | None = None
+        ) -> RunResult:
     """Run a pipeline over `inputs` and write records under `output`.
 
     `config` is a YAML path extending the preset, or a ready `Config`. `workers` defaults to the
     number of CPUs; it never changes the output. `limit` stops after that many records, in input
-    order.
+    order. `executor` (`local` or `ray`) and `address` (a Ray cluster) override the config's
+    `executor:` section; they never change the output either.
     """
     started = time.time()
     if isinstance(inputs, str | Path):
@@ -68,6 +71,13 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     inputs = [str(item) for item in inputs]
     if not isinstance(config, Config):
         config = load_config(preset, config)
+    if executor is not None or address is not None:
+        chosen = {key: value for key, value in (("kind", executor), ("address", address))
+                  if value is not None}
+        if address is not None and executor is None:
+            chosen["kind"] = "ray"
+        config = config.model_copy(update={"executor": config.executor.model_copy(
+            update=chosen)})
     workers = workers or os.cpu_count() or 1
     files, ignored = discover(inputs, config.input)
     shards = plan_shards(files, config.input)
@@ -85,7 +95,7 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     segments = split_into_segments(config.build_steps())
     counters = multiprocessing.get_context("spawn").Array("q", 3)
     display = progress.Display(counters, quiet)
-    pool = _Pool(min(workers, len(shards)), counters)
+    pool = _make_pool(config, min(workers, len(shards)), counters)
     try:
         for pass_index, segment in enumerate(segments):
             label = (f"pass {pass_index + 1}/{len(segments)}" if len(segments) > 1 else "run")
@@ -95,11 +105,11 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
             if pass_index == 0 and limit is not None:
                 _run_limited(tasks, layout, limit, display, len(shards) - len(tasks))
             else:
-                pool.run(tasks, display, len(shards) - len(tasks))
+                pool.run(tasks, display, len(shards) - len(tasks), _failure)
             if segment.ends_with is not None and not layout.resolved_marker(pass_index).exists():
                 display.message(f"resolving {segment.ends_with.name}")
                 key_files = [layout.keys_file(pass_index, shard.index) for shard in shards]
-                decisions = segment.ends_with.resolve(key_files, layout.work(pass_index))
+                decisions = pool.resolve(segment.ends_with, key_files, layout.work(pass_index))
                 _write_decisions(layout.decisions_file(pass_index), decisions)
                 write_json_atomic(layout.resolved_marker(pass_index),
                                   {"documents_removed": sum(map(len, decisions.values()))})
@@ -116,6 +126,17 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     return RunResult(layout.root, manifest["counts"], manifest, resumed, warnings)
 
 
+def _make_pool(config: Config, workers: int, counters: Any) -> Any:
+    if config.executor.kind == "ray":
+        from tamis.runner.ray_pool import RayPool, RayUnavailable
+
+        try:
+            return RayPool(config.executor, counters)
+        except RayUnavailable as error:
+            raise RunError(str(error)) from None
+    return _Pool(workers, counters)
+
+
 class _Pool:
     """The local executor: one process pool for all passes, or this process for one worker.
 
@@ -127,7 +148,8 @@ class _Pool:
         self.counters = counters
         self._executor: ProcessPoolExecutor | None = None
 
-    def run(self, tasks: list[ShardTask], display: progress.Display, already_done: int) -> None:
+    def run(self, tasks: list[ShardTask], display: progress.Display, already_done: int,
+            on_failure: Callable[[ShardTask, BaseException], Exception]) -> None:
         done = already_done
         display.update(done)
         if self.workers == 1:
@@ -136,7 +158,7 @@ class _Pool:
                 try:
                     run_shard(task)
                 except OSError as error:
-                    raise _write_failure(task, error) from error
+                    raise on_failure(task, error) from error
                 done += 1
                 display.update(done)
             return
@@ -152,20 +174,30 @@ class _Pool:
             for future in finished:
                 try:
                     future.result()
-                except BrokenProcessPool as error:
-                    shard = futures[future].shard.index
-                    raise RunError(f"a worker process died while processing shard {shard} "
-                                   f"(killed, or out of memory); rerun the same command to "
-                                   f"resume") from error
-                except OSError as error:
-                    raise _write_failure(futures[future], error) from error
+                except (BrokenProcessPool, OSError) as error:
+                    raise on_failure(futures[future], error) from error
                 done += 1
             display.update(done)
+
+    def resolve(self, step: GlobalStep, key_files: list[Path],
+                work_dir: Path) -> dict[int, dict[int, Decision]]:
+        return step.resolve(key_files, work_dir)
 
     def close(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+
+def _failure(task: ShardTask, error: BaseException) -> Exception:
+    """The error a failed shard task becomes: what happened, where, and that a rerun resumes."""
+    if isinstance(error, OSError):
+        return _write_failure(task, error)
+    if isinstance(error, BrokenProcessPool) or "WorkerCrashed" in type(error).__name__:
+        return RunError(f"a worker process died while processing shard {task.shard.index} "
+                        f"(killed, or out of memory); rerun the same command to resume")
+    return RunError(f"shard {task.shard.index} failed: {type(error).__name__}: {error}; "
+                    f"rerun the same command to resume")
 
 
 def _write_failure(task: ShardTask, error: OSError) -> OutputError:
@@ -190,7 +222,7 @@ def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
             marker = run_shard(ShardTask(task.root, task.config, task.shard, 0,
                                          max(remaining, 0)))
         except OSError as error:
-            raise _write_failure(task, error) from error
+            raise _failure(task, error) from error
         remaining -= marker["read"]
         done += 1
         display.update(done)
@@ -217,11 +249,13 @@ def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any
     edits: dict[str, Counter[str]] = {}
     seconds: Counter[str] = Counter()
     shard_rows = []
+    report_parts = []
     for shard in shards:
         first = layout.read_marker(0, shard.index) or {}
         last = layout.read_marker(passes - 1, shard.index) or {}
         skipped.update(first.get("skipped", {}))
         removed_by.update(last.get("removed_by", {}))
+        report_parts.append(last.get("report", {}))
         for rule, values in last.get("edits", {}).items():
             edits.setdefault(rule, Counter()).update(values)
         for pass_index in range(passes):
@@ -265,6 +299,9 @@ def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any
         "seconds": {"wall": round(wall, 3),
                     **{step: round(value, 3) for step, value in seconds.most_common()}},
         "docs_per_second": round(counts["read"] / wall, 1) if wall else None,
+        **merge(report_parts),
+        "clusters": cluster_summary(layout.decisions_file(index) for index in range(passes)),
+        "versions": environment_versions(),
     }
     write_json_atomic(layout.stats, stats)
     write_json_atomic(layout.manifest, manifest)

