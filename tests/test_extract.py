@@ -104,6 +104,16 @@ def test_non_utf8_pages_are_decoded() -> None:
         assert detected == declared
 
 
+def test_valid_utf8_wins_over_a_charset_that_lies() -> None:
+    # HTML stored as a JSON string was decoded once already: its bytes are UTF-8 whatever its
+    # <meta charset> says; so are the many pages that declare latin-1 and are UTF-8.
+    page = '<meta charset="windows-1251"><p>Привет, мир: café</p>'.encode()
+    step = Extract(ExtractOptions(main_content=False))
+    assert step.extract(page) == "Привет, мир: café"
+    assert step.extract(page, charset="iso-8859-1") == "Привет, мир: café"
+    assert step.extract('<p>Привет</p>'.encode("cp1251"), charset="windows-1251") == "Привет"
+
+
 def test_a_page_over_the_time_limit_is_killed_and_the_worker_goes_on() -> None:
     options = ExtractOptions(timeout=0.5)
     step = Extract(options)

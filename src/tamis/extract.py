@@ -10,8 +10,8 @@ starts a fresh one for the next page, and the page becomes an error record. The 
 bounds memory: the helper runs under an address-space limit, so a page that would exhaust memory
 kills the helper, not the worker.
 
-Encoding: the HTTP header's charset when the reader found one, else the page's `<meta charset>`,
-else uchardet's guess (resiliparse's `detect_encoding`, with WHATWG label mapping).
+Encoding: UTF-8 when the bytes are valid UTF-8, else the HTTP header's charset when the reader
+found one, else the page's `<meta charset>`, else uchardet's guess (see `decode_html`).
 """
 
 from __future__ import annotations
@@ -56,13 +56,20 @@ class ExtractOptions(StepOptions):
 
 
 def decode_html(html: bytes, charset: str | None = None) -> str:
-    """Decode a page: the declared charset if it works, else `<meta charset>`, else detection.
+    """Decode a page: UTF-8 if it is valid UTF-8, else the declared charset, else detection.
 
-    Names go through the WHATWG mapping browsers use (gb2312 means GBK, iso-8859-1 means
-    windows-1252), so a page reads as it did in a browser.
+    Valid UTF-8 wins over any declaration: non-ASCII text in another encoding almost never
+    forms valid UTF-8, while pages that declare latin-1 but are UTF-8 are common, and so is
+    HTML that was decoded once already and stored as a JSON string (its `<meta charset>` then
+    lies). Otherwise the HTTP header's charset, then `<meta charset>`, then uchardet's guess,
+    with the WHATWG name mapping browsers use (gb2312 means GBK, iso-8859-1 windows-1252).
     """
     from resiliparse.parse.encoding import bytes_to_str, detect_encoding, map_encoding_to_html5
 
+    try:
+        return html.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
     declared = map_encoding_to_html5(charset, fallback_utf8=False) if charset else None
     if declared:
         try:

