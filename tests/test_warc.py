@@ -161,6 +161,19 @@ def test_garbage_between_records_is_one_error_and_reading_goes_on(excerpt: bytes
     assert _kinds(items) == whole - Counter({"request": 1}) + Counter({"ReadError": 1})
 
 
+def test_a_corrupt_payload_is_an_error_at_its_own_record(excerpt: bytes) -> None:
+    starts = [record.stream_pos for record in ArchiveIterator(io.BytesIO(excerpt))]
+    middle = (starts[2] + starts[3]) // 2  # inside the compressed payload of the first response
+    broken = (excerpt[:middle] + bytes(byte ^ 0xFF for byte in excerpt[middle:middle + 50])
+              + excerpt[middle + 50:])
+    items = _read(broken)
+    errors = [item for item in items if isinstance(item, ReadError)]
+    assert [error.source["offset"] for error in errors] == [starts[2]]
+    assert f"skipped to the next record at byte {starts[3]}" in errors[0].error
+    assert _kinds(items) == _kinds(_read(excerpt)) - Counter({"RawRecord": 1}) + Counter(
+        {"ReadError": 1})
+
+
 def test_a_record_over_the_size_limit_is_an_error_not_a_load(excerpt: bytes) -> None:
     items = _read(excerpt, max_record_size=50_000)
     too_big = [item for item in items if isinstance(item, ReadError)]

@@ -62,8 +62,8 @@ def read_warc(stream: BinaryIO, *, file: str, start: int = 0, end: int | None = 
                 offset = record.stream_pos
                 if end is not None and offset >= end:
                     return
-                last = offset
                 item = _item(record, file, offset, max_record_size)
+                last = offset  # after `_item`: a record whose payload fails is the bad one
                 yield item
         except OSError as error:  # FastWARC's report of undecodable bytes
             if last is None or not splittable:
