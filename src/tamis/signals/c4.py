@@ -26,6 +26,7 @@ from tamis.text.split import Split, split_words
 CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 POLICY_SUBSTRINGS = ("terms of use", "privacy policy", "cookie policy", "uses cookies",
                      "use of cookies", "use cookies")
+_POLICY = re.compile("|".join(map(re.escape, POLICY_SUBSTRINGS)))
 # Line separators of str.splitlines() other than "\n" (with "\r\n" as one separator).
 _OTHER_SEPARATORS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _PHYSICAL_LINE = re.compile("[^\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]*"
@@ -181,7 +182,7 @@ def _judge(stripped: str, words: list[str] | None, rules: C4Rules,
         return "javascript", None, []
     if rules.filter_curly_bracket and "{" in cleaned:
         return None, "curly_bracket", []
-    if rules.filter_policy and any(policy in lower for policy in POLICY_SUBSTRINGS):
+    if rules.filter_policy and _POLICY.search(lower):
         return "policy", None, []
     if words is None or cleaned != stripped:
         words = split_words(cleaned)

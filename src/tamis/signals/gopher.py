@@ -9,7 +9,10 @@ reproduce published corpora; `../shared/reference/peer-filters.md` lists them.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
+from operator import itemgetter
 
 import numpy as np
 
@@ -21,9 +24,15 @@ GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
 _LINE_RUNS = re.compile("\n+")
 
 
-def _has_alpha(word: str) -> bool:
-    # str.isalpha per character, as datatrove's `any(c.isalpha() for c in w)`.
-    return any(char.isalpha() for char in word)
+@lru_cache(maxsize=100_000)
+def _kind(word: str) -> tuple[int, int, int]:
+    """(is a non-symbol word, its length if so, has a letter) of a not purely alphabetic word.
+
+    A symbol word strips to nothing; "has a letter" is `str.isalpha` on any character, as the
+    reference checks. Such words ("2023", ",", "U.S.") repeat a lot, hence the cache.
+    """
+    non_symbol = bool(word.strip(PUNCTUATION_CHARS))
+    return int(non_symbol), len(word) if non_symbol else 0, int(any(map(str.isalpha, word)))
 
 
 def gopher_quality(split: Split, stop_words: Iterable[str] = GOPHER_STOP_WORDS) -> dict[str, float]:
@@ -34,9 +43,15 @@ def gopher_quality(split: Split, stop_words: Iterable[str] = GOPHER_STOP_WORDS) 
     """
     text, words = split.text, split.words
     n_words = len(words)
-    # A symbol word is one that strips to nothing; purely alphabetic words never do.
-    lengths = [len(word) for word in words if word.isalpha() or word.strip(PUNCTUATION_CHARS)]
-    alpha_words = sum(1 for word in words if word.isalpha() or _has_alpha(word))
+    # Most words are purely alphabetic: they are counted in one vectorised pass, and only the
+    # others are looked at one by one. A symbol word is one that strips to nothing.
+    alphabetic = np.fromiter(map(str.isalpha, words), dtype=bool, count=n_words)
+    n_alphabetic = int(alphabetic.sum())
+    others = [words[index] for index in np.flatnonzero(~alphabetic).tolist()]
+    kinds = list(map(_kind, others))
+    word_count = n_alphabetic + sum(kind[0] for kind in kinds)
+    length_sum = int(split.word_lengths[alphabetic].sum()) + sum(kind[1] for kind in kinds)
+    alpha_words = n_alphabetic + sum(kind[2] for kind in kinds)
     lines = text.splitlines()
     n_lines = len(lines) or 1
     ellipses = text.count("...") + text.count("…")
@@ -44,8 +59,8 @@ def gopher_quality(split: Split, stop_words: Iterable[str] = GOPHER_STOP_WORDS) 
     end_ellipsis = sum(1 for line in lines if line.rstrip().endswith(("...", "…")))
     present_stop_words = set(stop_words).intersection(words)
     return {
-        "gopher_word_count": len(lengths),
-        "gopher_mean_word_length": sum(lengths) / len(lengths) if lengths else 0.0,
+        "gopher_word_count": word_count,
+        "gopher_mean_word_length": length_sum / word_count if word_count else 0.0,
         "gopher_hash_ratio": text.count("#") / n_words if n_words else 0.0,
         "gopher_ellipsis_ratio": ellipses / n_words if n_words else 0.0,
         "gopher_bullet_lines_ratio": bullets / n_lines,
@@ -72,55 +87,63 @@ def duplicates(items: list[str]) -> tuple[int, int]:
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _ngram_hashes(word_hashes: np.ndarray, n: int) -> np.ndarray:
-    """One hash per word n-gram: a polynomial over the word hashes, vectorised."""
-    m = len(word_hashes) - n + 1
-    combined = word_hashes[:m].astype(np.uint64)
+def _ngram_hashes(word_hashes: np.ndarray, max_n: int) -> dict[int, list[int]]:
+    """One hash per word n-gram for every n up to `max_n`, each size extending the last."""
+    hashes: dict[int, list[int]] = {}
+    combined = word_hashes.astype(np.uint64)
     with np.errstate(over="ignore"):
-        for offset in range(1, n):
-            combined = combined * _MIX + word_hashes[offset:offset + m].astype(np.uint64)
-    return combined
+        for n in range(2, max_n + 1):
+            m = len(word_hashes) - n + 1
+            if m <= 0:
+                break
+            combined = combined[:m] * _MIX + word_hashes[n - 1:].astype(np.uint64)
+            hashes[n] = combined.tolist()
+    return hashes
 
 
-def _top_ngram_chars(split: Split, n: int, prefix: np.ndarray) -> int:
+def _top_ngram_chars(hashes: list[int], n: int, prefix: np.ndarray) -> int:
     """Characters of the most frequent n-gram (joined with spaces) times its count.
 
-    Ties go to the n-gram seen first, as `Counter.most_common(1)` does.
+    A Counter keeps first-seen order and `max` returns the first maximum, so ties go to the
+    n-gram seen first, as the reference's `Counter.most_common(1)` does.
     """
-    hashes = _ngram_hashes(split.word_hashes, n)
-    _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
-    best = counts.max()
-    position = int(first[counts == best].min())
-    length = int(prefix[position + n] - prefix[position]) + n - 1
-    return length * int(best)
+    counts = Counter(hashes)
+    top, count = max(counts.items(), key=itemgetter(1))
+    position = hashes.index(top)
+    return (int(prefix[position + n] - prefix[position]) + n - 1) * count
 
 
-def _duplicated_ngram_chars(split: Split, n: int, prefix: np.ndarray) -> int:
+def _duplicated_ngram_chars(hashes: list[int], n: int, prefix: np.ndarray) -> int:
     """Characters in repeated n-grams, scanning left to right and jumping past each repeat.
 
-    A repeat counts the n-gram's characters without spaces, then the scan skips the n words it
-    covers, so overlapping repeats are not counted twice. The scan is sequential, but every
-    position before the first repeat is a first occurrence, so it starts there.
+    The reference scan visits positions one by one with a set of the n-grams seen: a repeat
+    adds the n-gram's characters (without spaces) and jumps n positions, so overlapping repeats
+    count once. Only positions whose n-gram occurred earlier ("candidates") can be repeats;
+    every other position is a first occurrence, in the set from its visit on unless a jump
+    skipped it. So the loop runs over candidates only, and asks of each: was the first
+    occurrence of its n-gram visited, or was a later one added? Same result, far fewer steps.
     """
-    hashes = _ngram_hashes(split.word_hashes, n)
-    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    first_of_position = first[inverse]
-    repeats = np.flatnonzero(first_of_position < np.arange(len(hashes)))
-    if not len(repeats):
-        return 0
-    start = int(repeats[0])
-    ids = inverse.tolist()
-    seen = set(ids[:start])
+    m = len(hashes)
+    first_index = dict(zip(reversed(hashes), range(m - 1, -1, -1), strict=True))
+    if len(first_index) == m:
+        return 0  # no n-gram occurs twice
+    firsts = list(map(first_index.__getitem__, hashes))
+    candidates = np.flatnonzero(np.array(firsts) < np.arange(m)).tolist()
+    skipped = bytearray(m + n)
+    added: set[int] = set()
     chars = 0
-    index, end = start, len(ids)
-    while index < end:
-        ngram = ids[index]
-        if ngram in seen:
-            chars += int(prefix[index + n] - prefix[index])
-            index += n
+    next_visit = 0
+    for position in candidates:
+        if position < next_visit:
+            continue  # inside a jump
+        first_seen = firsts[position]
+        if not skipped[first_seen] or first_seen in added:
+            chars += int(prefix[position + n] - prefix[position])
+            skipped[position + 1:position + n] = b"\x01" * (n - 1)
+            next_visit = position + n
         else:
-            seen.add(ngram)
-            index += 1
+            added.add(first_seen)  # the n-gram's first visited occurrence
+            next_visit = position + 1
     return chars
 
 
@@ -146,15 +169,15 @@ def gopher_repetition(split: Split) -> dict[str, float]:
         "gopher_dup_line_frac": line_count / len(lines),
         "gopher_dup_line_char_frac": line_chars / length,
     }
-    n_words = len(split.words)
     prefix = np.concatenate(([0], np.cumsum(split.word_lengths)))
+    hashes = _ngram_hashes(split.word_hashes, DUPLICATE_NGRAM_SIZES[-1])
     for n in TOP_NGRAM_SIZES:
-        chars = _top_ngram_chars(split, n, prefix) if n_words >= n else 0
+        chars = _top_ngram_chars(hashes[n], n, prefix) if n in hashes else 0
         signals[f"gopher_top_{n}_gram_char_frac"] = chars / length
     # A repeated (n+1)-gram contains a repeated n-gram: once a size has none, larger ones neither.
     none_left = False
     for n in DUPLICATE_NGRAM_SIZES:
-        chars = 0 if none_left or n_words < n else _duplicated_ngram_chars(split, n, prefix)
+        chars = 0 if none_left or n not in hashes else _duplicated_ngram_chars(hashes[n], n, prefix)
         none_left = chars == 0
         signals[f"gopher_dup_{n}_gram_char_frac"] = chars / length
     return signals

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from functools import cached_property
+from itertools import accumulate, chain
 
 import numpy as np
 import regex
@@ -148,6 +149,8 @@ def _merge_special_cases(tokens: list[str]) -> list[str]:
 def _chunk_tokens(chunk: str) -> list[str]:
     """The word tokens of one whitespace-free chunk (uncached)."""
     special = SPECIAL_CASES.get(chunk)
+    if special is None and chunk.isalpha() and not _CHARACTER_SCRIPT.search(chunk):
+        return [chunk]  # no affix or infix rule applies to letters alone
     tokens = list(special) if special is not None else _affix_tokens(chunk)
     if len(tokens) > 1:
         tokens = _merge_special_cases(tokens)
@@ -161,18 +164,23 @@ _CHUNK_CACHE: dict[str, list[str]] = {}
 _CHUNK_CACHE_LIMIT = 500_000
 
 
+def _tokens_of_chunks(chunks: list[str]) -> list[list[str]]:
+    """The tokens of each chunk: memoised chunks in one C-level pass, the others computed."""
+    cache = _CHUNK_CACHE
+    tokens = list(map(cache.get, chunks))
+    if None in tokens:
+        if len(cache) >= _CHUNK_CACHE_LIMIT:
+            cache.clear()
+        for index, found in enumerate(tokens):
+            if found is None:
+                chunk = chunks[index]
+                tokens[index] = cache[chunk] = _chunk_tokens(chunk)
+    return tokens
+
+
 def split_words(line: str) -> list[str]:
     """The word tokens of one line (see the module docstring for the rules)."""
-    words: list[str] = []
-    cache = _CHUNK_CACHE
-    for chunk in line.split():
-        tokens = cache.get(chunk)
-        if tokens is None:
-            if len(cache) >= _CHUNK_CACHE_LIMIT:
-                cache.clear()
-            tokens = cache[chunk] = _chunk_tokens(chunk)
-        words += tokens
-    return words
+    return list(chain.from_iterable(_tokens_of_chunks(line.split())))
 
 
 class Split:
@@ -181,17 +189,15 @@ class Split:
     def __init__(self, text: str) -> None:
         self.text = text
         self.lines: list[str] = text.split("\n")
-        self.line_starts: list[int] = []
-        self.words: list[str] = []
-        self.line_word_starts: list[int] = []
-        position = 0
-        for line in self.lines:
-            self.line_starts.append(position)
-            self.line_word_starts.append(len(self.words))
-            position += len(line) + 1
-            if line and not line.isspace():
-                self.words.extend(split_words(line))
-        self.line_word_starts.append(len(self.words))
+        self.line_starts: list[int] = list(accumulate((len(line) + 1 for line in self.lines),
+                                                      initial=0))[:-1]
+        # Whitespace chunks of every line, tokenised in one pass over the whole document.
+        line_chunks = [line.split() for line in self.lines]
+        tokens = _tokens_of_chunks(list(chain.from_iterable(line_chunks)))
+        self.words: list[str] = list(chain.from_iterable(tokens))
+        words_before_chunk = list(accumulate(map(len, tokens), initial=0))
+        chunks_before_line = accumulate(map(len, line_chunks), initial=0)
+        self.line_word_starts: list[int] = [words_before_chunk[i] for i in chunks_before_line]
 
     def line_words(self, index: int) -> list[str]:
         """The words of line `index`."""
