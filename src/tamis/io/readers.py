@@ -18,6 +18,7 @@ import fsspec
 import orjson
 import pyarrow.parquet as pq
 import zstandard
+from fsspec.spec import AbstractBufferedFile
 
 from tamis.config import InputOptions
 from tamis.io.inputs import InputFile, Shard
@@ -57,6 +58,8 @@ def decode(data: bytes) -> tuple[str, int]:
 def open_stream(file: InputFile, stack: ExitStack) -> tuple[IO[bytes], IO[bytes]]:
     """Open a file, decompressing if needed. Returns (decompressed stream, raw stream)."""
     raw = stack.enter_context(fsspec.open(file.url, "rb"))
+    if isinstance(raw, AbstractBufferedFile):  # remote files: give them readline(size)
+        raw = io.BufferedReader(raw, CHUNK)  # type: ignore[arg-type]
     if file.compression in ("gzip", "zstd"):
         return io.BufferedReader(Decompressed(raw, file.compression), CHUNK), raw
     return raw, raw

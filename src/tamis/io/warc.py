@@ -62,8 +62,8 @@ def read_warc(stream: BinaryIO, *, file: str, start: int = 0, end: int | None = 
                 offset = record.stream_pos
                 if end is not None and offset >= end:
                     return
-                last = offset
                 item = _item(record, file, offset, max_record_size)
+                last = offset  # after `_item`: a record whose payload fails is the bad one
                 yield item
         except OSError as error:  # FastWARC's report of undecodable bytes
             if last is None or not splittable:
@@ -99,8 +99,10 @@ def _item(record: WarcRecord, file: str, offset: int, max_record_size: int) -> I
         content_type = record.http_content_type or ""
         if content_type not in HTML_TYPES:
             return Skipped(f"response:{content_type or 'unknown'}")
+    elif kind == "response":  # not HTTP: a crawler's own record, such as a DNS lookup
+        return Skipped(f"response:{_mime(record.headers.get('Content-Type')) or 'unknown'}")
     else:
-        return Skipped(kind if kind != "response" else "response:not-http")
+        return Skipped(kind)
     record_id = record.record_id
     if record.content_length > max_record_size:
         return ReadError(source, f"{kind} record of {record.content_length} bytes is larger "
