@@ -168,22 +168,29 @@ def reference_resiliparse(page: Page) -> str:
     return extract_plain_text(tree, main_content=True)
 
 
-def timed(system: Callable[[Page], str], pages: list[Page], repeat: int) -> tuple[list[str], float]:
-    """Outputs, and the median seconds per page over `repeat` passes (a failure scores empty)."""
+def timed(system: Callable[[Page], str], pages: list[Page],
+          repeat: int) -> tuple[list[str], float, float]:
+    """Outputs, the median seconds per page over `repeat` passes, and the slowest page's seconds.
+
+    A failure counts as an empty extraction.
+    """
     seconds = []
+    slowest = 0.0
     outputs: list[str] = []
     system(pages[0])  # warm up: start the helper process, import the engine
     for _ in range(repeat):
         outputs = []
         started = time.perf_counter()
         for page in pages:
+            page_started = time.perf_counter()
             try:
                 outputs.append(system(page))
             except Exception as error:  # a failure counts as an empty extraction
                 print(f"  failure: {type(error).__name__}: {error}", file=sys.stderr)
                 outputs.append("")
+            slowest = max(slowest, time.perf_counter() - page_started)
         seconds.append((time.perf_counter() - started) / len(pages))
-    return outputs, statistics.median(seconds)
+    return outputs, statistics.median(seconds), slowest
 
 
 def main() -> None:
@@ -214,13 +221,14 @@ def main() -> None:
     for name, (pages, score) in gold_sets.items():
         megabytes = sum(len(page.html) for page in pages) / 1e6
         print(f"\n{name}: {len(pages)} pages, {megabytes:.1f} MB of HTML")
-        print(f"{'system':<52} {'P':>6} {'R':>6} {'F1':>6} {'pages/s':>8} {'MB/s':>6}")
+        print(f"{'system':<52} {'P':>6} {'R':>6} {'F1':>6} {'pages/s':>8} {'MB/s':>6} "
+              f"{'max s':>6}")
         for label, system in systems.items():
-            outputs, per_page = timed(system, pages, args.repeat)
+            outputs, per_page, slowest = timed(system, pages, args.repeat)
             scores = score(pages, outputs)
             print(f"{label:<52} {scores['precision']:6.3f} {scores['recall']:6.3f} "
                   f"{scores['f1']:6.3f} {1 / per_page:8.1f} "
-                  f"{megabytes / len(pages) / per_page:6.2f}", flush=True)
+                  f"{megabytes / len(pages) / per_page:6.2f} {slowest:6.2f}", flush=True)
 
     # The helper's cost alone: a page that takes no time to extract, round-tripped.
     step = Extract(ExtractOptions())

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import DATA, REPO, need_shared, tamis_command
+from conftest import DATA, REPO, need_shared, read_output, tamis_command
 
 from tamis.api import clean
 from tamis.document import Change, Document
@@ -33,6 +33,7 @@ from tamis.report.aggregate import (
 )
 from tamis.report.charts import histogram
 from tamis.report.html import funnel_rows, render_report, thresholds_from_config
+from tamis.report.inspect import segments_of
 
 NEARDUP = DATA / "derived" / "dev" / "neardup.jsonl.gz"
 ARTIFACTS = REPO / "test-artifacts"
@@ -237,6 +238,27 @@ def test_report_numbers_match_the_manifest_and_every_chart_has_data(neardup_run:
     assert sum(stats["languages"]["kept"].values()) == counts["kept"]
     assert stats["clusters"]["clusters"] > 0
     assert page.thresholds >= len(thresholds_from_config(manifest["config"])) > 5
+    # The funnel's bytes: input text of the kept documents, rebuilt from their edits.
+    kept_inputs = [segments_of(record) for record in read_output(neardup_run, "kept")]
+    assert stats["kept_bytes_in"] == sum(
+        len(piece.get("text", piece.get("cut", "")).encode()) for pieces in kept_inputs
+        for piece in pieces)
+    # In each filter reason's examples, the signal of the rule that fired is the highlighted one.
+    html = (neardup_run / "report.html").read_text("utf-8")
+    limits = thresholds_from_config(manifest["config"])
+    signal_of = {(limit["step"], limit["rule"]): signal
+                 for signal, items in limits.items() for limit in items}
+    checked = 0
+    for reason in stats["removed_samples"]:
+        signal = signal_of.get(tuple(reason.split("/", 1)))  # type: ignore[arg-type]
+        if signal is not None:
+            assert f"<tr class=cause><td>{signal}</td>" in html, reason
+            checked += 1
+    assert checked >= 3
+    rows = {row["stage"]: row["bytes"] for row in funnel_rows(manifest, stats)}
+    assert rows["read"] == sum(size for stage, size in rows.items()
+                               if stage != "read" and size is not None)
+    assert rows["kept"] == stats["bytes_kept"]
 
 
 def _chromium(page: Path, *extra: str, profile: Path) -> subprocess.CompletedProcess[str]:
@@ -282,7 +304,8 @@ def test_funnel_follows_the_pipeline_order() -> None:
                 "config": {"pipeline": [{"name": "b_step"}, {"name": "a_step"}]}}
     stats = {"removed_by": {"a_step": {"x": 2}, "b_step": {"y": 3}}, "bytes_in": 100,
              "bytes_kept": 30, "kept_bytes_in": 40}
-    stages = [row["stage"] for row in funnel_rows(manifest, stats)]
+    rows = funnel_rows(manifest, stats)
+    stages = [row["stage"] for row in rows]
     assert stages == ["read", "errors", "b_step/y", "a_step/x", "edits", "kept"]
     assert "10 documents read, 4 kept, 5 removed, 1 errors" in render_report(manifest, stats)
 
@@ -291,3 +314,33 @@ def test_report_of_a_folder_without_a_finished_run_is_an_input_error(tmp_path: P
     result = tamis_command("report", str(tmp_path))
     assert result.returncode == 3
     assert "no finished tamis run" in result.stderr
+
+
+def test_inspect_names_the_cluster_of_a_sampled_duplicate(neardup_run: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    stats = json.loads((neardup_run / "stats.json").read_text())
+    (example, *_) = stats["removed_samples"]["dedup_exact/exact_duplicate"]
+    monkeypatch.setenv("COLUMNS", "400")
+    result = tamis_command("inspect", str(neardup_run), "--id", example["id"], timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "verdict: removed by dedup_exact (exact_duplicate)" in result.stdout
+    assert f"{example['cluster']} (duplicate of {example['duplicate_of']})" in result.stdout
+
+
+def test_report_of_the_bundled_example_counts_its_error_records(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = tamis_command("run", str(REPO / "examples" / "corpus"), "-o", str(out), "--quiet",
+                           "--workers", "1", timeout=120)
+    assert result.returncode == 0, result.stderr
+    page = tmp_path / "elsewhere.html"
+    result = tamis_command("report", str(out), "--to", str(page), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert not (out / "report.html").exists()
+    parsed = _Page()
+    parsed.feed(page.read_text("utf-8"))
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["errors"] > 0  # the example has two broken records
+    assert parsed.funnel["errors"] == counts["errors"]
+    assert parsed.funnel["read"] - counts["errors"] - sum(
+        docs for stage, docs in parsed.funnel.items()
+        if stage not in ("read", "kept", "errors")) == parsed.funnel["kept"] == counts["kept"]

@@ -71,6 +71,37 @@ def test_every_record_of_the_excerpt_is_accounted_for(excerpt: bytes) -> None:
     assert charsets["http://037426.cn/"] == "gb2312"
 
 
+def _record(warc_type: str, content_type: str, block: bytes, number: int) -> bytes:
+    header = (f"WARC/1.0\r\nWARC-Type: {warc_type}\r\n"
+              f"WARC-Record-ID: <urn:uuid:00000000-0000-0000-0000-{number:012d}>\r\n"
+              f"WARC-Target-URI: http://example.org/{number}\r\n"
+              f"WARC-Date: 2024-01-01T00:00:00Z\r\nContent-Type: {content_type}\r\n"
+              f"Content-Length: {len(block)}\r\n\r\n")
+    return header.encode() + block + b"\r\n\r\n"
+
+
+def test_non_html_and_non_http_responses_are_counted_by_type() -> None:
+    http = "application/http; msgtype=response"
+    data = b"".join([
+        _record("response", http, b"HTTP/1.1 200 OK\r\nContent-Type: application/pdf\r\n"
+                b"\r\n%PDF-1.4", 1),
+        _record("response", http, b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html; "
+                b"charset=iso-8859-1\r\n\r\n<p>caf\xe9</p>", 2),
+        _record("response", http, b"HTTP/1.1 200 OK\r\n\r\nno content type", 3),
+        _record("response", "text/dns", b"20240101000000\nexample.org. 60 IN A 1.2.3.4", 4),
+        _record("revisit", http, b"HTTP/1.1 304 Not Modified\r\n\r\n", 5),
+    ])
+    items = _read(data)
+    assert [item.kind for item in items if isinstance(item, Skipped)] == [
+        "response:application/pdf", "response:unknown", "response:text/dns", "revisit"]
+    [page] = [item for item in items if isinstance(item, RawRecord)]
+    assert page.id == "<urn:uuid:00000000-0000-0000-0000-000000000002>"
+    assert page.metadata == {"url": "http://example.org/2", "date": "2024-01-01T00:00:00Z",
+                             "content_type": "text/html", "http_status": 404,
+                             "charset": "iso-8859-1"}
+    assert page.html == b"<p>caf\xe9</p>"
+
+
 def test_offsets_point_at_their_records(excerpt: bytes) -> None:
     stream = io.BytesIO(excerpt)
     for item in _read(excerpt):
@@ -201,6 +232,7 @@ def test_a_run_on_warc_files_accounts_for_every_record(tmp_path: Path) -> None:
     manifest = assert_conserved(out)
     # 16 + 1 HTML responses and 1 WET conversion record are documents; the rest is skipped.
     assert manifest["counts"]["read"] == 18
+    assert manifest["counts"]["skipped"] == {"warcinfo": 3, "request": 18, "metadata": 17}
     records = read_output(out, "kept") + read_output(out, "removed") + read_output(out, "errors")
     ids = {record["id"] for record in records}
     assert "<urn:uuid:e9e41f63-d478-42d0-bca8-1af2be3245a3>" in ids

@@ -99,8 +99,10 @@ def _item(record: WarcRecord, file: str, offset: int, max_record_size: int) -> I
         content_type = record.http_content_type or ""
         if content_type not in HTML_TYPES:
             return Skipped(f"response:{content_type or 'unknown'}")
+    elif kind == "response":  # not HTTP: a crawler's own record, such as a DNS lookup
+        return Skipped(f"response:{_mime(record.headers.get('Content-Type')) or 'unknown'}")
     else:
-        return Skipped(kind if kind != "response" else "response:not-http")
+        return Skipped(kind)
     record_id = record.record_id
     if record.content_length > max_record_size:
         return ReadError(source, f"{kind} record of {record.content_length} bytes is larger "

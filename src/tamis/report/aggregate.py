@@ -149,8 +149,12 @@ class ReportAggregate:
         self.removed_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.edit_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
-    def add(self, doc: Document) -> None:
-        """Count one final document (kept or removed)."""
+    def add(self, doc: Document, input_bytes: int | None = None) -> None:
+        """Count one final document (kept or removed).
+
+        `input_bytes` is the UTF-8 size of its input text when the caller knows it already
+        (the runner does for kept documents), which spares encoding the input again.
+        """
         verdict = "kept" if doc.kept else "removed"
         pending = self._pending[verdict]
         for name, value in doc.signals.items():
@@ -165,7 +169,8 @@ class ReportAggregate:
         language = language_of(doc)
         if language is not None:
             self.languages[verdict][language] += 1
-        input_bytes = len(doc.input_text.encode("utf-8", "surrogatepass"))
+        if input_bytes is None:
+            input_bytes = len(doc.input_text.encode("utf-8", "surrogatepass"))
         if doc.removed_by is None:
             self.edited_bytes_in += input_bytes
         else:

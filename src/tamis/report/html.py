@@ -45,7 +45,8 @@ ins { background: #e2f5e2; text-decoration: none; }
 .cause { background: #fde2e0; font-weight: bold; }
 .muted { color: #777; }
 details { margin: .4em 0; } summary { cursor: pointer; }
-pre.config { background: #f4f4f4; padding: .6em; overflow: auto; }
+pre.config { background: #f4f4f4; padding: .6em; overflow: auto; white-space: pre-wrap; }
+code { word-break: break-all; } svg.chart { max-width: 100%; height: auto; }
 """
 
 
@@ -142,7 +143,8 @@ def funnel_rows(manifest: dict[str, Any], stats: dict[str, Any]) -> list[dict[st
     """The funnel in pipeline order: read, errors, each step's removals by reason, kept.
 
     Documents leave at the first step that removes them, so the documents left after each row
-    are what the next step saw. Bytes are UTF-8 bytes of input text.
+    are what the next step saw. Bytes are UTF-8 bytes of input text (after extraction), so
+    that they add up: read = removed + cut by edits + kept (error records have no text).
     """
     counts = manifest["counts"]
     order = [entry["name"] for entry in manifest.get("config", {}).get("pipeline", [])]
@@ -150,8 +152,8 @@ def funnel_rows(manifest: dict[str, Any], stats: dict[str, Any]) -> list[dict[st
     removed_bytes: dict[str, int] = stats.get("removed_bytes", {})
     steps = sorted(removed_by, key=lambda step: (order.index(step) if step in order
                                                  else len(order), step))
-    rows = [{"stage": "read", "label": "read", "docs": counts["read"],
-             "bytes": stats.get("bytes_in", 0)}]
+    text_in = stats.get("kept_bytes_in", 0) + sum(removed_bytes.values())
+    rows = [{"stage": "read", "label": "read", "docs": counts["read"], "bytes": text_in}]
     if counts["errors"]:
         rows.append({"stage": "errors", "label": "errors (unreadable, extraction failed)",
                      "docs": counts["errors"], "bytes": None})
@@ -171,7 +173,7 @@ def funnel_rows(manifest: dict[str, Any], stats: dict[str, Any]) -> list[dict[st
 def _funnel(manifest: dict[str, Any], stats: dict[str, Any]) -> str:
     rows = funnel_rows(manifest, stats)
     read = manifest["counts"]["read"] or 1
-    read_bytes = stats.get("bytes_in", 0) or 1
+    read_bytes = rows[0]["bytes"] or 1
     table = ['<table id="funnel"><tr><th>stage</th><th class=n>documents</th><th class=n>%</th>'
              '<th class=n>bytes</th><th class=n>%</th><th class=n>documents left</th></tr>']
     left = manifest["counts"]["read"]
@@ -192,8 +194,9 @@ def _funnel(manifest: dict[str, Any], stats: dict[str, Any]) -> str:
             chart.append(Row(row["label"], [docs]))
     table.append("</table>")
     return (horizontal_bars(chart, ["documents"]) + "".join(table) +
-            "<p class=muted>A document is counted under the first step that removed it; "
-            "bytes are UTF-8 bytes of the input text.</p>")
+            f"<p class=muted>A document is counted under the first step that removed it. "
+            f"Bytes are UTF-8 bytes of the documents' input text (after HTML extraction); the "
+            f"run read {stats.get('bytes_in', 0):,} bytes of raw records.</p>")
 
 
 def _signals(stats: dict[str, Any], thresholds: dict[str, list[dict[str, Any]]]) -> str:

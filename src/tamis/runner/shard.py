@@ -241,25 +241,30 @@ def _write(item: Document | ReadError, writers: dict[str, Any], final: bool,
         stats.errors += 1
         writers["errors"].write(item.to_record())
         return
+    cut_bytes = 0
     for edit in item.edits:
         counts = stats.edits[edit.rule]
         counts[0] += 1
         counts[1] += len(edit.original) - len(edit.replacement)
-        counts[2] += (len(edit.original.encode("utf-8", "surrogatepass"))
-                      - len(edit.replacement.encode("utf-8", "surrogatepass")))
-    stats.report.add(item)
+        cut = _utf8_size(edit.original) - _utf8_size(edit.replacement)
+        counts[2] += cut
+        cut_bytes += cut
     if item.kept:
         stats.kept += 1
-        text = item.text
-        stats.bytes_kept += len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+        size = _utf8_size(item.text)
+        stats.bytes_kept += size
+        stats.report.add(item, input_bytes=size + cut_bytes)
         writers["kept"].write(item.to_record())
     else:
         assert item.removed_by is not None
+        stats.report.add(item)
         stats.removed += 1
         stats.removed_by[f"{item.removed_by.step}/{item.removed_by.rule}"] += 1
         writers["removed"].write(item.to_record())
 
 
+def _utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _write_ids(path: Path, ids: list[tuple[int, str]]) -> None:
