@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from conftest import SEED, need_shared, read_output, tamis_command
+from rich.console import Console
 
-from tamis.report.inspect import find_record, segments_of
+from tamis.report.inspect import find_record, print_record, segments_of
 
 SEED_ID = "000_27e23ccad5cb0e77.txt"
 SEED_CUTS = {  # rule -> a piece of what it cuts, from the seed's README
@@ -123,3 +125,18 @@ def test_clean_explain_strikes_the_cuts_and_can_write_the_page(tmp_path: Path,
         cuts = _Cuts()
         cuts.feed(page.read_text("utf-8"))
         assert cuts.rules == list(SEED_CUTS)
+
+
+def test_the_cuts_are_struck_through_on_a_terminal(seed_out: Path) -> None:
+    found = find_record(seed_out, SEED_ID)
+    assert found is not None
+    console = Console(force_terminal=True, color_system="standard", width=200)
+    with console.capture() as captured:
+        print_record(found.kind, found.record, console)
+    shown = captured.get()
+    strike = "\x1b[9;31m"  # strike-through, red
+    for rule in SEED_CUTS:  # each label is followed at once by struck-through text
+        assert re.search(re.escape(f"[{rule}]\x1b[0m") + "\n?" + re.escape(strike), shown)
+    assert f"{strike}_laser freckle removal on arms\x1b[0m" in shown
+    assert f"{strike}- Debbie Owusu\x1b[0m" in shown
+    assert f"{strike}At least 60" not in shown  # the article itself is not struck

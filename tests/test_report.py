@@ -243,6 +243,18 @@ def test_report_numbers_match_the_manifest_and_every_chart_has_data(neardup_run:
     assert stats["kept_bytes_in"] == sum(
         len(piece.get("text", piece.get("cut", "")).encode()) for pieces in kept_inputs
         for piece in pieces)
+    # In each filter reason's examples, the signal of the rule that fired is the highlighted one.
+    html = (neardup_run / "report.html").read_text("utf-8")
+    limits = thresholds_from_config(manifest["config"])
+    signal_of = {(limit["step"], limit["rule"]): signal
+                 for signal, items in limits.items() for limit in items}
+    checked = 0
+    for reason in stats["removed_samples"]:
+        signal = signal_of.get(tuple(reason.split("/", 1)))  # type: ignore[arg-type]
+        if signal is not None:
+            assert f"<tr class=cause><td>{signal}</td>" in html, reason
+            checked += 1
+    assert checked >= 3
     rows = {row["stage"]: row["bytes"] for row in funnel_rows(manifest, stats)}
     assert rows["read"] == sum(size for stage, size in rows.items()
                                if stage != "read" and size is not None)
@@ -313,3 +325,22 @@ def test_inspect_names_the_cluster_of_a_sampled_duplicate(neardup_run: Path,
     assert result.returncode == 0, result.stderr
     assert "verdict: removed by dedup_exact (exact_duplicate)" in result.stdout
     assert f"{example['cluster']} (duplicate of {example['duplicate_of']})" in result.stdout
+
+
+def test_report_of_the_bundled_example_counts_its_error_records(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = tamis_command("run", str(REPO / "examples" / "corpus"), "-o", str(out), "--quiet",
+                           "--workers", "1", timeout=120)
+    assert result.returncode == 0, result.stderr
+    page = tmp_path / "elsewhere.html"
+    result = tamis_command("report", str(out), "--to", str(page), timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert not (out / "report.html").exists()
+    parsed = _Page()
+    parsed.feed(page.read_text("utf-8"))
+    counts = json.loads((out / "manifest.json").read_text())["counts"]
+    assert counts["errors"] > 0  # the example has two broken records
+    assert parsed.funnel["errors"] == counts["errors"]
+    assert parsed.funnel["read"] - counts["errors"] - sum(
+        docs for stage, docs in parsed.funnel.items()
+        if stage not in ("read", "kept", "errors")) == parsed.funnel["kept"] == counts["kept"]

@@ -42,7 +42,7 @@ class Row:
 def horizontal_bars(rows: Sequence[Row], series: Sequence[str],
                     fmt: Callable[[float], str] = number) -> str:
     """Stacked horizontal bars, one row each, with the total printed after the bar."""
-    row_height, label_width, value_width = 22, 230, 210
+    row_height, label_width, value_width = 22, 260, 200
     bar_width = WIDTH - label_width - value_width
     largest = max((sum(row.values) for row in rows), default=0) or 1
     height = row_height * len(rows) + (24 if len(series) > 1 else 6)
@@ -51,8 +51,8 @@ def horizontal_bars(rows: Sequence[Row], series: Sequence[str],
         parts.append(_legend(series, label_width, height - 8))
     for index, row in enumerate(rows):
         y = index * row_height + 3
-        parts.append(f'<text x="{label_width - 8}" y="{y + 14}" text-anchor="end">'
-                     f'{escape(_clip(row.label, 40))}<title>{escape(row.label)}</title></text>')
+        parts.append(f'<text x="{label_width - 8}" y="{y + 14}" text-anchor="end" font-size="11">'
+                     f'{escape(_clip(row.label, 38))}<title>{escape(row.label)}</title></text>')
         x = float(label_width)
         for colour, name, value in zip(SERIES_COLOURS, series, row.values, strict=False):
             width = bar_width * value / largest
@@ -138,7 +138,8 @@ def histogram(bins: dict[str, dict[str, int]], series: Sequence[str],
         parts.append(f'<line class="threshold" x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" '
                      f'y2="{top + plot_height}" stroke="{THRESHOLD_COLOUR}" stroke-width="2" '
                      f'stroke-dasharray="5,3"><title>{escape(line.label)}</title></line>'
-                     f'<text x="{x + 3:.1f}" y="{top + plot_height + 30}" '
+                     f'<text x="{x:.1f}" y="{top + plot_height + 30}" '
+                     f'text-anchor="{"end" if x > WIDTH * 0.6 else "start"}" '
                      f'fill="{THRESHOLD_COLOUR}" font-size="10">{escape(line.label)}</text>')
     parts.append("</svg>")
     return "".join(parts)

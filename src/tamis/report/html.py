@@ -45,7 +45,8 @@ ins { background: #e2f5e2; text-decoration: none; }
 .cause { background: #fde2e0; font-weight: bold; }
 .muted { color: #777; }
 details { margin: .4em 0; } summary { cursor: pointer; }
-pre.config { background: #f4f4f4; padding: .6em; overflow: auto; }
+pre.config { background: #f4f4f4; padding: .6em; overflow: auto; white-space: pre-wrap; }
+code { word-break: break-all; } svg.chart { max-width: 100%; height: auto; }
 """
 
 
