@@ -56,3 +56,12 @@ def test_clean_prints_the_expected_text(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     expected = (SEED / f"{SEED_ID}.expected.txt").read_text(encoding="utf-8")
     assert result.stdout.rstrip("\n") == expected
+
+
+def test_tamis_clean_stays_the_function_after_the_cleaners_load() -> None:
+    import tamis
+
+    first = tamis.clean("A title\nA first sentence of the article, long enough to be prose.")
+    second = tamis.clean("A title\nA second sentence of the article, long enough to be prose.")
+    assert first.kept and second.kept
+    assert callable(tamis.clean)

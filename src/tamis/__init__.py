@@ -8,6 +8,10 @@
 
 __version__ = "0.1.0"
 
+# Import the `tamis.clean` package (the span cleaners) before binding the function `clean`:
+# importing a subpackage sets it as an attribute of its parent, and done later (when the step
+# registry loads it) that would replace the function with the package.
+import tamis.clean as _cleaners  # noqa: F401
 from tamis.api import clean
 from tamis.config import Config, ConfigError, load_config
 from tamis.document import Change, Document, Edit, Removal
