@@ -339,12 +339,15 @@ def _run_facts(manifest: dict[str, Any], stats: dict[str, Any]) -> str:
     wall = seconds.get("wall") or manifest.get("seconds") or 0
     read = manifest["counts"]["read"]
     megabytes = stats.get("bytes_in", 0) / 1e6
+    worker = seconds.get("total", 0)
     facts = [
         ("tamis", manifest.get("tamis_version", "")),
         ("started", manifest.get("started", "")), ("finished", manifest.get("finished", "")),
         ("wall time", f"{wall:,.1f} s"),
         ("throughput", f"{read / wall:,.1f} documents/s, {megabytes / wall:,.2f} MB/s"
          if wall else "n/a"),
+        ("per core", f"{read / worker:,.1f} documents/s, {megabytes / worker:,.2f} MB/s "
+         f"({worker:,.1f} s of worker time)" if worker else "n/a"),
         ("inputs", f"{len(manifest.get('inputs', [])):,} files, {len(manifest.get('shards', [])):,}"
                    f" shards"),
         ("description", manifest.get("config", {}).get("description", "")),
