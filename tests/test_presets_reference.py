@@ -22,7 +22,8 @@ def test_reference_presets_keep_the_seed(preset: str) -> None:
 def test_fineweb_preset_is_the_published_order() -> None:
     steps = [entry["name"] for entry in load_config("fineweb").model_dump()["pipeline"]]
     assert steps == [
-        "extract", "language", "gopher_repetition", "gopher_quality", "c4", "fineweb_quality"]
+        "extract", "url_filter", "language", "gopher_repetition", "gopher_quality", "c4",
+        "fineweb_quality"]
 
 
 def test_c4_presets_differ_only_in_the_published_thresholds() -> None:

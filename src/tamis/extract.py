@@ -255,6 +255,11 @@ class Extract(Step):
         """Nothing to do: the text was extracted before the document was made."""
 
 
+def helper_pids() -> list[int]:
+    """The process ids of this worker's live helpers (for benchmarks and diagnostics)."""
+    return [helper.process.pid for helper in _helpers.values() if helper.process is not None]
+
+
 def helper_pid(options: ExtractOptions) -> int | None:
     """The process id of the live helper for these options (for tests and diagnostics)."""
     helper = _helpers.get(_helper_key(options))

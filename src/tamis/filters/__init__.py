@@ -1,10 +1,11 @@
 """Thresholds over signals that turn into verdicts with reasons.
 
 `basic` holds what every pipeline needs; `gopher`, `c4` and `fineweb` the published filters;
-`language` keeps the wanted languages.
+`language` keeps the wanted languages; `blocklists` holds the URL and bad-words filters.
 """
 
 from tamis.filters import basic as basic
+from tamis.filters import blocklists as blocklists
 from tamis.filters import c4 as c4
 from tamis.filters import fineweb as fineweb
 from tamis.filters import gopher as gopher

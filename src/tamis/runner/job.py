@@ -12,7 +12,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -34,7 +33,7 @@ from tamis.io.writers import write_parquet_atomic
 from tamis.pipeline import Decision, GlobalStep, split_into_segments
 from tamis.report.aggregate import cluster_summary, environment_versions, merge
 from tamis.runner import progress
-from tamis.runner.layout import RECORD_KINDS, Layout, OutputError, write_json_atomic
+from tamis.runner.layout import RECORD_KINDS, Layout, OutputError
 from tamis.runner.shard import ShardTask, run_shard
 
 
@@ -85,12 +84,12 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     fingerprint = hashlib.sha256(json.dumps(
         {"config": config.fingerprint(), "plan": plan, "limit": limit},
         sort_keys=True).encode()).hexdigest()[:16]
-    layout = Layout(Path(output))
+    layout = Layout.for_output(output)
     resumed = layout.prepare(fingerprint, {"config": config.model_dump(mode="json"),
                                            "limit": limit, "plan": plan}, overwrite)
-    if resumed and layout.manifest.exists():
+    if resumed and layout.fetch(layout.manifest):
         manifest = json.loads(layout.manifest.read_text("utf-8"))
-        return RunResult(layout.root, manifest["counts"], manifest, resumed=True)
+        return RunResult(Path(output), manifest["counts"], manifest, resumed=True)
 
     segments = split_into_segments(config.build_steps())
     counters = multiprocessing.get_context("spawn").Array("q", 3)
@@ -99,20 +98,21 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     try:
         for pass_index, segment in enumerate(segments):
             label = (f"pass {pass_index + 1}/{len(segments)}" if len(segments) > 1 else "run")
-            tasks = [ShardTask(str(layout.root), config, shard, pass_index)
+            tasks = [ShardTask(layout.where, config, shard, pass_index)
                      for shard in shards if layout.read_marker(pass_index, shard.index) is None]
             display.start_phase(label, len(shards))
             if pass_index == 0 and limit is not None:
                 _run_limited(tasks, layout, limit, display, len(shards) - len(tasks))
             else:
                 pool.run(tasks, display, len(shards) - len(tasks), _failure)
-            if segment.ends_with is not None and not layout.resolved_marker(pass_index).exists():
+            resolved = layout.resolved_marker(pass_index)
+            if segment.ends_with is not None and not layout.exists(resolved):
                 display.message(f"resolving {segment.ends_with.name}")
-                key_files = [layout.keys_file(pass_index, shard.index) for shard in shards]
-                decisions = pool.resolve(segment.ends_with, key_files, layout.work(pass_index))
+                decisions = pool.resolve(segment.ends_with, layout, pass_index, len(shards))
                 _write_decisions(layout.decisions_file(pass_index), decisions)
-                write_json_atomic(layout.resolved_marker(pass_index),
-                                  {"documents_removed": sum(map(len, decisions.values()))})
+                layout.publish(layout.decisions_file(pass_index))
+                layout.write_json(resolved, {"documents_removed": sum(map(len,
+                                                                          decisions.values()))})
     finally:
         pool.close()
         display.close()
@@ -123,7 +123,7 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     if manifest["duplicate_ids"]["count"]:
         warnings.append(f"{manifest['duplicate_ids']['count']} records share their id with an "
                         f"earlier record (kept as they are; see manifest.json duplicate_ids)")
-    return RunResult(layout.root, manifest["counts"], manifest, resumed, warnings)
+    return RunResult(Path(output), manifest["counts"], manifest, resumed, warnings)
 
 
 def _make_pool(config: Config, workers: int, counters: Any) -> Any:
@@ -179,9 +179,9 @@ class _Pool:
                 done += 1
             display.update(done)
 
-    def resolve(self, step: GlobalStep, key_files: list[Path],
-                work_dir: Path) -> dict[int, dict[int, Decision]]:
-        return step.resolve(key_files, work_dir)
+    def resolve(self, step: GlobalStep, layout: Layout, pass_index: int,
+                shard_count: int) -> dict[int, dict[int, Decision]]:
+        return resolve_step(step, layout, pass_index, shard_count)
 
     def close(self) -> None:
         if self._executor is not None:
@@ -198,6 +198,15 @@ def _failure(task: ShardTask, error: BaseException) -> Exception:
                         f"(killed, or out of memory); rerun the same command to resume")
     return RunError(f"shard {task.shard.index} failed: {type(error).__name__}: {error}; "
                     f"rerun the same command to resume")
+
+
+def resolve_step(step: GlobalStep, layout: Layout, pass_index: int,
+                 shard_count: int) -> dict[int, dict[int, Decision]]:
+    """Fetch every shard's keys for a global step and let it decide (any executor runs this)."""
+    key_files = [layout.keys_file(pass_index, shard) for shard in range(shard_count)]
+    for path in key_files:
+        layout.fetch(path)
+    return step.resolve(key_files, layout.work(pass_index))
 
 
 def _write_failure(task: ShardTask, error: OSError) -> OutputError:
@@ -250,6 +259,7 @@ def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any
     seconds: Counter[str] = Counter()
     shard_rows = []
     report_parts = []
+    parts = {kind: _part_names(layout, kind) for kind in RECORD_KINDS}
     for shard in shards:
         first = layout.read_marker(0, shard.index) or {}
         last = layout.read_marker(passes - 1, shard.index) or {}
@@ -265,7 +275,7 @@ def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any
         totals.update(row)
         totals["bytes_in"] += first.get("bytes_in", 0)
         totals["bytes_kept"] += last.get("bytes_kept", 0)
-        files_written = {kind: _part_name(layout, kind, shard.index) for kind in RECORD_KINDS}
+        files_written = {kind: parts[kind].get(shard.index) for kind in RECORD_KINDS}
         shard_rows.append({**shard.describe(), **row, "skipped": first.get("skipped", {}),
                            "outputs": files_written})
     counts = {key: totals[key] for key in ("read", "kept", "removed", "errors")}
@@ -300,24 +310,29 @@ def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any
                     **{step: round(value, 3) for step, value in seconds.most_common()}},
         "docs_per_second": round(counts["read"] / wall, 1) if wall else None,
         **merge(report_parts),
-        "clusters": cluster_summary(layout.decisions_file(index) for index in range(passes)),
+        "clusters": cluster_summary(layout.decisions_file(index) for index in range(passes)
+                                    if layout.fetch(layout.decisions_file(index))),
         "versions": environment_versions(),
     }
-    write_json_atomic(layout.stats, stats)
-    write_json_atomic(layout.manifest, manifest)
-    shutil.rmtree(layout.meta / "work", ignore_errors=True)
+    layout.write_json(layout.stats, stats)
+    layout.write_json(layout.manifest, manifest)
+    layout.drop_work()
     return manifest
 
 
-def _part_name(layout: Layout, kind: str, shard: int) -> str | None:
-    matches = sorted((layout.root / kind).glob(f"part-{shard:05d}.*"))
-    return str(matches[0].relative_to(layout.root)) if matches else None
+def _part_names(layout: Layout, kind: str) -> dict[int, str]:
+    """The part file of each shard that wrote records of this kind, listed once."""
+    names = {}
+    for name in layout.remote_glob(f"{kind}/part-*"):
+        stem = name.rsplit("/", 1)[-1].removeprefix("part-").split(".", 1)[0]
+        names[int(stem)] = name
+    return names
 
 
 def _duplicate_ids(layout: Layout, shards: list[Shard]) -> dict[str, Any]:
     """Ids used by more than one record: kept as they are, counted and shown here."""
     tables = [pq.read_table(path) for shard in shards
-              if (path := layout.ids_file(shard.index)).exists()]
+              if layout.fetch(path := layout.ids_file(shard.index))]
     if not tables:
         return {"count": 0, "examples": []}
     hashes = np.concatenate([table.column("hash").to_numpy() for table in tables])

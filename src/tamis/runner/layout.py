@@ -9,16 +9,28 @@
 A marker is written only after every file of its shard is in place, and files are renamed into
 place only when complete, so whatever moment a run is killed at, a rerun knows exactly which
 shards are finished.
+
+An output on object storage (`s3://...`, any fsspec URL), which has no atomic rename, is
+written through a local staging folder: each file is completed locally, then uploaded whole
+(an object PUT is all or nothing), and the shard's marker is uploaded last. The store is the
+truth: markers are read from it, and intermediate files are fetched from it before use, so
+workers on different machines see the same run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import fsspec
+from fsspec.core import url_to_fs
 
 from tamis.io.writers import temp_path
 
@@ -42,7 +54,74 @@ def write_json_atomic(path: Path, data: Any) -> None:
 
 @dataclass(frozen=True)
 class Layout:
+    """Paths of a run. `root` is local: the output folder, or a staging folder for `remote`."""
+
     root: Path
+    remote: str | None = None
+
+    @classmethod
+    def for_output(cls, output: str | Path) -> Layout:
+        """The layout of an output folder or URL."""
+        text = str(output)
+        if "://" in text and not text.startswith("file://"):
+            digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            staging = Path(tempfile.gettempdir()) / "tamis-staging" / digest
+            return cls(staging, text.rstrip("/"))
+        return cls(Path(text.removeprefix("file://")))
+
+    @property
+    def where(self) -> str:
+        """The output as the user named it, for messages."""
+        return self.remote or str(self.root)
+
+    # -- object storage --------------------------------------------------------------------
+
+    @cached_property
+    def _store(self) -> tuple[fsspec.AbstractFileSystem, str]:
+        assert self.remote is not None
+        return url_to_fs(self.remote)
+
+    def _remote_path(self, path: Path) -> str:
+        base = self._store[1]
+        return f"{base}/{path.relative_to(self.root).as_posix()}"
+
+    def publish(self, path: Path) -> None:
+        """Make a completed local file visible in the output (uploaded whole when remote)."""
+        if self.remote is not None and path.exists():
+            filesystem, _ = self._store
+            filesystem.put_file(str(path), self._remote_path(path))
+            path.unlink()  # staging holds only what is not uploaded yet
+
+    def fetch(self, path: Path) -> bool:
+        """Make an output file readable at `path`; False when it does not exist."""
+        if self.remote is None:
+            return path.exists()
+        filesystem, _ = self._store
+        remote = self._remote_path(path)
+        if not filesystem.exists(remote):
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = temp_path(path)
+        filesystem.get_file(remote, str(temp))
+        os.replace(temp, path)
+        return True
+
+    def write_json(self, path: Path, data: Any) -> None:
+        write_json_atomic(path, data)
+        self.publish(path)
+
+    def exists(self, path: Path) -> bool:
+        if self.remote is None:
+            return path.exists()
+        filesystem, _ = self._store
+        return bool(filesystem.exists(self._remote_path(path)))
+
+    def remote_glob(self, pattern: str) -> list[str]:
+        """Output files matching `pattern` (relative to the output), as relative paths."""
+        if self.remote is None:
+            return [str(path.relative_to(self.root)) for path in sorted(self.root.glob(pattern))]
+        filesystem, base = self._store
+        return sorted(found[len(base) + 1:] for found in filesystem.glob(f"{base}/{pattern}"))
 
     @property
     def meta(self) -> Path:
@@ -84,6 +163,9 @@ class Layout:
     def read_marker(self, pass_index: int, shard: int) -> dict[str, Any] | None:
         path = self.marker(pass_index, shard)
         try:
+            if self.remote is not None:
+                filesystem, _ = self._store
+                return json.loads(filesystem.cat_file(self._remote_path(path)))
             return json.loads(path.read_text("utf-8"))
         except (OSError, ValueError):
             return None
@@ -91,39 +173,59 @@ class Layout:
     def prepare(self, fingerprint: str, run_info: dict[str, Any], overwrite: bool) -> bool:
         """Make the folder ready. Returns True when an earlier run of the same job is resumed."""
         root = self.root
-        if root.exists() and not root.is_dir():
+        if self.remote is None and root.exists() and not root.is_dir():
             raise OutputError(f"output {root} exists and is not a folder")
         if overwrite:
             self.clear()
-        if self.run_file.exists():
+        if self.remote is not None:
+            shutil.rmtree(root, ignore_errors=True)  # the store is the truth, not old staging
+        if self.fetch(self.run_file):
             previous = json.loads(self.run_file.read_text("utf-8"))
             if previous.get("fingerprint") != fingerprint:
                 raise OutputError(
-                    f"{root} holds a run with a different config or inputs "
+                    f"{self.where} holds a run with a different config or inputs "
                     f"(fingerprint {previous.get('fingerprint')}, now {fingerprint}); "
                     f"use another output folder, or --overwrite to replace it")
             self._remove_temporaries()
             return True
-        if root.exists() and any(root.iterdir()):
-            raise OutputError(f"{root} is not empty and holds no tamis run; use an empty or new "
-                              f"folder, or --overwrite to replace its tamis outputs")
+        if self._holds_files():
+            raise OutputError(f"{self.where} is not empty and holds no tamis run; use an empty "
+                              f"or new folder, or --overwrite to replace its tamis outputs")
         try:
             root.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(self.run_file, {"fingerprint": fingerprint, **run_info})
+            self.write_json(self.run_file, {"fingerprint": fingerprint, **run_info})
         except OSError as error:
-            raise OutputError(f"cannot write to output folder {root}: "
+            raise OutputError(f"cannot write to output folder {self.where}: "
                               f"{error.strerror or error}") from error
         return False
+
+    def _holds_files(self) -> bool:
+        if self.remote is None:
+            return self.root.exists() and any(self.root.iterdir())
+        filesystem, base = self._store
+        return bool(filesystem.exists(base) and filesystem.ls(base))
 
     def clear(self) -> None:
         for name in (*RECORD_KINDS, "_tamis"):
             shutil.rmtree(self.root / name, ignore_errors=True)
         for path in (self.manifest, self.stats, self.root / "report.html"):
             path.unlink(missing_ok=True)
+        if self.remote is not None:
+            filesystem, base = self._store
+            for name in (*RECORD_KINDS, "_tamis", "manifest.json", "stats.json", "report.html"):
+                if filesystem.exists(f"{base}/{name}"):
+                    filesystem.rm(f"{base}/{name}", recursive=True)
+
+    def drop_work(self) -> None:
+        """Remove the intermediate files once the run is complete."""
+        shutil.rmtree(self.meta / "work", ignore_errors=True)
+        if self.remote is not None:
+            filesystem, base = self._store
+            if filesystem.exists(f"{base}/_tamis/work"):
+                filesystem.rm(f"{base}/_tamis/work", recursive=True)
 
     def _remove_temporaries(self) -> None:
         for path in self.root.rglob(".*.tmp"):
             path.unlink(missing_ok=True)
 
-    def part_files(self, kind: str) -> list[Path]:
-        return sorted((self.root / kind).glob("part-*"))
+

@@ -8,12 +8,12 @@ inputs and the output folder on storage every node sees.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from tamis.config import ExecutorOptions
 from tamis.pipeline import Decision, GlobalStep
 from tamis.runner import progress
+from tamis.runner.layout import Layout
 from tamis.runner.shard import ShardTask, run_shard
 
 INSTALL_HINT = "the Ray executor needs Ray: pip install 'tamis[ray]'"
@@ -21,11 +21,6 @@ INSTALL_HINT = "the Ray executor needs Ray: pip install 'tamis[ray]'"
 
 class RayUnavailable(RuntimeError):
     """Ray was asked for but is not installed."""
-
-
-def _resolve(step: GlobalStep, key_files: list[Path],
-             work_dir: Path) -> dict[int, dict[int, Decision]]:
-    return step.resolve(key_files, work_dir)
 
 
 class RayPool:
@@ -47,8 +42,10 @@ class RayPool:
         if options.memory_per_task:
             resources["memory"] = int(options.memory_per_task)
         self.shard_task = ray.remote(**resources)(run_shard)
+        from tamis.runner.job import resolve_step
+
         self.resolve_task = ray.remote(num_cpus=options.cpus_per_task,
-                                       max_retries=options.max_retries)(_resolve)
+                                       max_retries=options.max_retries)(resolve_step)
 
     def run(self, tasks: list[ShardTask], display: progress.Display, already_done: int,
             on_failure: Any) -> None:
@@ -71,9 +68,9 @@ class RayPool:
                 done += 1
             display.update(done)
 
-    def resolve(self, step: GlobalStep, key_files: list[Path],
-                work_dir: Path) -> dict[int, dict[int, Decision]]:
-        return self.ray.get(self.resolve_task.remote(step, key_files, work_dir))
+    def resolve(self, step: GlobalStep, layout: Layout, pass_index: int,
+                shard_count: int) -> dict[int, dict[int, Decision]]:
+        return self.ray.get(self.resolve_task.remote(step, layout, pass_index, shard_count))
 
     def close(self) -> None:
         if self.owns_cluster:

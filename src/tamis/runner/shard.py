@@ -31,7 +31,7 @@ from tamis.pipeline import Decision, GlobalStep, Step, document_from, split_into
 from tamis.report.aggregate import ReportAggregate
 from tamis.runner import progress
 from tamis.runner.guard import StepTimeout, time_limit
-from tamis.runner.layout import Layout, write_json_atomic
+from tamis.runner.layout import Layout
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def steps_for(config: Config) -> list[Step]:
 
 def run_shard(task: ShardTask) -> dict[str, Any]:
     """Process one shard for one pass and write its marker. Returns the marker's content."""
-    layout = Layout(Path(task.root))
+    layout = Layout.for_output(task.root)
     steps = steps_for(task.config)
     segments = split_into_segments(steps)
     segment = segments[task.pass_index]
@@ -134,6 +134,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
             reporter.tick(item)
         for writer in writers.values():
             writer.close()
+            layout.publish(writer.path)
     except BaseException:
         for writer in writers.values():
             writer.abort()
@@ -141,11 +142,13 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     reporter.flush()
     if segment.ends_with is not None and keys:
         write_parquet_atomic(layout.keys_file(task.pass_index, shard), pa.Table.from_pylist(keys))
+        layout.publish(layout.keys_file(task.pass_index, shard))
     if ids:
         _write_ids(layout.ids_file(shard), ids)
+        layout.publish(layout.ids_file(shard))
     stats.seconds["total"] += time.perf_counter() - started
     marker = {"shard": shard, "pass": task.pass_index, **stats.to_dict()}
-    write_json_atomic(layout.marker(task.pass_index, shard), marker)
+    layout.write_json(layout.marker(task.pass_index, shard), marker)
     return marker
 
 
@@ -157,7 +160,7 @@ def _items(task: ShardTask, layout: Layout) -> Iterator[Any]:
         yield from items
         return
     path = layout.state_file(task.pass_index - 1, task.shard.index)
-    if not path.exists():  # the previous pass had no record for this shard
+    if not layout.fetch(path):  # the previous pass had no record for this shard
         return
     with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as stream:
         buffer = b""
@@ -278,7 +281,7 @@ def _write_ids(path: Path, ids: list[tuple[int, str]]) -> None:
 
 def _load_decisions(layout: Layout, pass_index: int, shard: int) -> dict[int, Decision]:
     path = layout.decisions_file(pass_index)
-    if not path.exists():
+    if not layout.fetch(path):
         return {}
     table = pq.read_table(path, filters=[("shard", "=", shard)])
     return {row.pop("index"): Decision(**{k: v for k, v in row.items() if k != "shard"})
