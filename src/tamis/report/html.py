@@ -259,9 +259,8 @@ def _removed_examples(stats: dict[str, Any],
             duplicate = (f' duplicate of <code>{escape(example["duplicate_of"])}</code>, cluster '
                          f'<code>{escape(str(example.get("cluster")))}</code>'
                          if example.get("duplicate_of") else "")
-            shown = sum(len(item.get("text", item.get("cut", ""))) for item in example["segments"])
-            more = (f'<span class=muted> […{example["chars"] - shown:,} more characters]</span>'
-                    if example["chars"] > shown else "")
+            more = (f'<span class=muted> […{example["more_chars"]:,} more characters]</span>'
+                    if example.get("more_chars") else "")
             parts.append(
                 f'<details class=example><summary><code>{escape(example["id"])}</code>: '
                 f'<span class=cause>{escape(removal["detail"] or removal["rule"])}</span>'
