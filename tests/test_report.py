@@ -158,6 +158,9 @@ def test_thresholds_come_from_the_config_and_the_step_declarations() -> None:
     found = thresholds_from_config(config)
     assert [(item["option"], item["value"], item["below"]) for item in found["word_count"]] == [
         ("min_words", 50.0, True), ("max_words", 1000.0, False)]
+    # A run recorded by another version, with options this version rejects: no line, no crash.
+    assert thresholds_from_config(
+        {"pipeline": [{"name": "test_report_words", "options": {"min_words": "many"}}]}) == {}
     chart = histogram({"kept": {str(bin_of(120.0)): 4}, "removed": {str(bin_of(12.0)): 3}},
                       ("kept", "removed"), [])
     assert 'data-total="7"' in chart and chart.count('class="bar"') == 2

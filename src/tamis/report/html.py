@@ -20,6 +20,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from tamis.pipeline import Step, registry
 from tamis.report.aggregate import environment_versions
 from tamis.report.charts import Line, Row, histogram, horizontal_bars, number
@@ -102,7 +104,10 @@ def thresholds_from_config(config: dict[str, Any]) -> dict[str, list[dict[str, A
         if not declared:
             continue
         assert cls is not None
-        options = cls.Options(**entry.get("options", {}))
+        try:
+            options = cls.Options(**entry.get("options", {}))
+        except ValidationError:  # a run made by another tamis version: draw no line
+            continue
         for threshold in declared:
             limit = getattr(options, threshold.option, None)
             if isinstance(limit, bool) or not isinstance(limit, int | float):
