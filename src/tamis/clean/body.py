@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 
 import regex
 
@@ -113,8 +114,8 @@ def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
         return {}
     prose = [index > 0 and _is_prose(text[index], words[index], options)
              for index in range(count)]
-    vocabulary = Counter(word for index in range(count) if prose[index]
-                         for word in set(topics[index]))
+    vocabulary = Counter(chain.from_iterable(set(topics[index]) for index in range(count)
+                                             if prose[index]))
     if not vocabulary:
         return {}
     announced = _announced(text, words, prose, options)
@@ -152,15 +153,15 @@ def _is_prose(line: str, line_words: list[str], options: BodyOptions) -> bool:
 
 def _share_outside(topics: list[str], vocabulary: Counter[str], own: Counter[str]) -> float:
     """Share of `topics` used by prose lines other than the block's own."""
-    if not topics:
-        return 0.0
-    return sum(vocabulary[word] > own[word] for word in topics) / len(topics)
+    if not topics or not own:
+        return _share_in(topics, vocabulary)
+    return len([word for word in topics if vocabulary[word] > own[word]]) / len(topics)
 
 
 def _share_in(topics: list[str], vocabulary: Counter[str]) -> float:
     if not topics:
         return 0.0
-    return sum(word in vocabulary for word in topics) / len(topics)
+    return len([word for word in topics if word in vocabulary]) / len(topics)
 
 
 def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool],
@@ -189,7 +190,7 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
         if any(prose[index] for index in block):
             if sum(len(topics[index]) for index in block if prose[index]) * 2 > prose_words:
                 continue  # the block holds most of the prose: it is the body
-            own.update(word for index in block if prose[index] for word in set(topics[index]))
+            own.update(chain.from_iterable(set(topics[index]) for index in block if prose[index]))
         share = _share_outside(block_topics, vocabulary, own)
         if share >= options.off_topic_share:
             continue
