@@ -213,8 +213,14 @@ def test_a_record_over_the_size_limit_is_an_error_not_a_load(excerpt: bytes) -> 
     assert sum(isinstance(item, RawRecord) for item in items) == 14
 
 
-def test_reads_through_fsspec() -> None:
-    with fsspec.open(f"file://{need_shared(EXCERPT)}", "rb") as stream:
+@pytest.mark.parametrize("protocol", ["file", "memory"])
+def test_reads_through_fsspec(protocol: str, excerpt: bytes) -> None:
+    url = f"file://{need_shared(EXCERPT)}"
+    if protocol == "memory":  # a non-local file object, as object storage gives
+        url = "memory://tamis-test/excerpt.warc.gz"
+        with fsspec.open(url, "wb") as target:
+            target.write(excerpt)
+    with fsspec.open(url, "rb") as stream:
         items = list(read_warc(stream, file="excerpt.warc.gz", start=30_000, end=60_000))
     offsets = [item.source["offset"] for item in items if isinstance(item, RawRecord)]
     assert offsets == [32353, 38503, 42891, 48321]
