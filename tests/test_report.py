@@ -359,3 +359,36 @@ def test_report_of_the_bundled_example_counts_its_error_records(tmp_path: Path) 
     assert parsed.funnel["read"] - counts["errors"] - sum(
         docs for stage, docs in parsed.funnel.items()
         if stage not in ("read", "kept", "errors")) == parsed.funnel["kept"] == counts["kept"]
+
+
+REPORT_KEYS = ("histograms", "languages", "removed_bytes", "kept_bytes_in", "removed_samples",
+               "edit_samples", "clusters", "edits", "removed_by")
+
+
+def test_report_stats_do_not_depend_on_shards_or_workers(tmp_path: Path) -> None:
+    """The same documents in one file or cut into four files (four shards), with one worker or
+    two, give the same histograms, samples, languages and byte counts. (No dedup here: which
+    copy of a duplicate is kept depends on input order, so it would change the outcome.)"""
+    path = need_shared(NEARDUP)
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        records = [next(lines) for _ in range(160)]
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    whole.mkdir(), parts.mkdir()
+    (whole / "all.jsonl").write_text("".join(records))
+    for index in range(4):
+        (parts / f"part-{index}.jsonl").write_text("".join(records[index::4]))
+    config = tmp_path / "no-dedup.yaml"
+    config.write_text(FULL_PIPELINE.replace("  - dedup_exact\n", ""))
+    stats = []
+    for name, inputs, workers in (("one", whole, "1"), ("four", parts, "1"),
+                                  ("four-2", parts, "2")):
+        out = tmp_path / name
+        result = tamis_command("run", str(inputs), "-o", str(out), "--config", str(config),
+                               "--quiet", "--workers", workers, timeout=300)
+        assert result.returncode == 0, result.stderr
+        stats.append(json.loads((out / "stats.json").read_text()))
+    assert len(json.loads((tmp_path / "four" / "manifest.json").read_text())["shards"]) == 4
+    first = {key: stats[0][key] for key in REPORT_KEYS}
+    assert first["removed_samples"] and first["edit_samples"] and first["languages"]["kept"]
+    for other in stats[1:]:
+        assert {key: other[key] for key in REPORT_KEYS} == first
