@@ -56,7 +56,7 @@ TUNED = {
     "off_topic_share": [0.35, 0.42, 0.5],
     "short_line_penalty": [0.3, 1.0],
     "short_blocks": [True, False],
-    "announced_lists": [True, False],
+    "keep_headings": [True, False],
 }
 FILTER_CHAIN = ["gopher_quality", "gopher_repetition", "c4", "fineweb_quality"]
 

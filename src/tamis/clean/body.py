@@ -9,8 +9,9 @@ How a line is judged, in three moves, all from evidence inside the document:
    lines is one block. If its words are mostly ones the rest of the prose never uses, the whole
    block is off topic, even when one of its lines shares a word with the article (the seed's
    headline about Russia). Code and figures have few words to compare, tables (lines holding
-   figures) are data, a list the prose announces ("The tour dates:") is the article's own, and
-   a block holding most of the prose is the body: none of these is judged off topic.
+   figures) are data, a list the prose announces ("The tour dates:") is the article's own, a
+   short line between two paragraphs is a subheading, and a block holding most of the prose is
+   the body: none of these is judged off topic.
 3. **The body is the best stretch.** Each line scores: prose counts its words, off-topic lines
    cost a penalty, other short lines a small one (or earn a little when they use the body's
    words; lines of figures and symbols score nothing). The stretch of lines with the highest
@@ -65,6 +66,8 @@ class BodyOptions(StepOptions):
     fragment_words: int = 6
     # Also judge runs of short lines whole (a list of headlines, some ending like sentences).
     short_blocks: bool = True
+    # A short line between two paragraphs is a subheading, whatever its words.
+    keep_headings: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +198,9 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
         if share >= options.off_topic_share:
             continue
         listed = len(block) >= options.min_list_lines
+        if options.keep_headings and not listed and block[-1] + 1 < len(text) \
+                and prose[block[-1] + 1] and block[0] > 1 and prose[block[0] - 1]:
+            continue  # a short line between two paragraphs: a subheading
         kind = "list" if listed else "short line"
         cut = Cut(LINK_LIST if listed else BOILERPLATE,
                   f"{kind} sharing {share:.0%} of its words with the body")
