@@ -127,7 +127,8 @@ def histogram(bins: dict[str, dict[str, int]], series: Sequence[str],
                          f'width="{max(column_width - 1, 1):.1f}" height="{max(bar, 0.5):.1f}" '
                          f'fill="{SERIES_COLOURS[index]}"><title>[{number(edge_low)}, '
                          f'{number(edge_high)}): {value:,} {escape(name)}</title></rect>')
-        if column % max(columns // 6, 1) == 0 or column == columns - 1:
+        every = max(columns // 6, 1)
+        if column % every == 0 or (column == columns - 1 and column % every > every // 2):
             parts.append(f'<text x="{x:.1f}" y="{top + plot_height + 16}" font-size="10">'
                          f'{number(edge_low)}</text>')
     for line in lines:
