@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import SEED, need_shared, read_output, tamis_command
+from conftest import REPO, SEED, need_shared, read_output, tamis_command
 from rich.console import Console
 
 from tamis.report.inspect import find_record, print_record, segments_of
@@ -140,3 +140,17 @@ def test_the_cuts_are_struck_through_on_a_terminal(seed_out: Path) -> None:
     assert f"{strike}_laser freckle removal on arms\x1b[0m" in shown
     assert f"{strike}- Debbie Owusu\x1b[0m" in shown
     assert f"{strike}At least 60" not in shown  # the article itself is not struck
+
+
+def test_inspect_shows_an_error_record_with_its_error(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = tamis_command("run", str(REPO / "examples" / "corpus"), "-o", str(out), "--quiet",
+                           "--workers", "1", timeout=120)
+    assert result.returncode == 0, result.stderr
+    (error,) = [record for record in read_output(out, "errors") if record.get("id") == "no-text"]
+    result = tamis_command("inspect", str(out), "--id", "no-text", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "(errors, news.jsonl line 9)" in result.stdout
+    assert "a record without a text field" in result.stdout  # the raw record
+    assert " ".join(f"verdict: error: {error['error']}".split()) in " ".join(
+        result.stdout.split())

@@ -29,6 +29,7 @@ from tamis.report.aggregate import (
     bin_edges,
     bin_of,
     bin_position,
+    marked_segments,
     merge,
 )
 from tamis.report.charts import histogram
@@ -114,6 +115,17 @@ def test_an_edit_sample_shows_the_cut_span_in_its_context() -> None:
                                    {"cut": "DROP THAT. ", "rule": "test.cut",
                                     "detail": "shouting"},
                                    {"text": "Keep the end."}]
+
+
+def test_a_window_shows_only_the_cuts_it_overlaps() -> None:
+    doc = Document("d2", "aaaa BBBB cccc DDDD")
+    doc.edit([Change(5, 10, "test.b"), Change(19, 19, "test.end", replacement="!")])
+    edits = doc.edits
+    assert marked_segments(doc.input_text, edits, 10, 15) == [{"text": "cccc "}]
+    assert marked_segments(doc.input_text, edits, 15, 19) == [
+        {"text": "DDDD"}, {"cut": "", "rule": "test.end", "replacement": "!"}]
+    assert [piece.get("rule") for piece in marked_segments(doc.input_text, edits)] == [
+        None, "test.b", None, "test.end"]
 
 
 # -- thresholds and charts ----------------------------------------------------------------------

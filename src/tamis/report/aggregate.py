@@ -106,8 +106,9 @@ def marked_segments(input_text: str, edits: Iterable[Edit], start: int = 0,
     segments: list[dict[str, str]] = []
     position = start
     for edit in sorted(edits, key=lambda item: (item.start, item.end)):
-        if edit.end < start or edit.start > end or (edit.start == edit.end and
-                                                      not start <= edit.start < end):
+        overlaps = edit.start < end and edit.end > start
+        inserted_here = edit.start == edit.end and start <= edit.start <= end
+        if not (overlaps or inserted_here):
             continue
         if edit.start > position:
             segments.append({"text": input_text[position:edit.start]})
@@ -145,7 +146,7 @@ class ReportAggregate:
         self._pending_count = 0
         self.languages: dict[str, Counter[str]] = {"kept": Counter(), "removed": Counter()}
         self.removed_bytes: Counter[str] = Counter()  # "step/rule" -> input bytes
-        self.edited_bytes_in = 0  # input bytes of the kept documents
+        self.kept_bytes_in = 0  # input bytes of the kept documents
         self.removed_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.edit_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
@@ -172,7 +173,7 @@ class ReportAggregate:
         if input_bytes is None:
             input_bytes = len(doc.input_text.encode("utf-8", "surrogatepass"))
         if doc.removed_by is None:
-            self.edited_bytes_in += input_bytes
+            self.kept_bytes_in += input_bytes
         else:
             reason = f"{doc.removed_by.step}/{doc.removed_by.rule}"
             self.removed_bytes[reason] += input_bytes
@@ -212,7 +213,7 @@ class ReportAggregate:
             "languages": {verdict: dict(counts.most_common())
                           for verdict, counts in self.languages.items()},
             "removed_bytes": dict(sorted(self.removed_bytes.items())),
-            "kept_bytes_in": self.edited_bytes_in,
+            "kept_bytes_in": self.kept_bytes_in,
             "removed_samples": dict(sorted(self.removed_samples.items())),
             "edit_samples": dict(sorted(self.edit_samples.items())),
         }
@@ -234,11 +235,14 @@ def _order(example: dict[str, Any]) -> tuple[int, str]:
 
 def _removed_example(doc: Document) -> dict[str, Any]:
     assert doc.removed_by is not None
+    edits = _shortened(doc.edits)
+    # A cut that crosses the end of the excerpt is shown whole: the excerpt ends after it.
+    shown_until = max([EXCERPT_CHARS, *(edit.end for edit in edits if edit.start < EXCERPT_CHARS)])
     example: dict[str, Any] = {
         "id": doc.id, "removed_by": doc.removed_by.to_dict(),
-        "signals": {name: value for name, value in doc.signals.items()},
-        "chars": len(doc.input_text),
-        "segments": marked_segments(doc.input_text, doc.edits, 0, EXCERPT_CHARS),
+        "signals": dict(doc.signals),
+        "more_chars": max(len(doc.input_text) - shown_until, 0),
+        "segments": marked_segments(doc.input_text, edits, 0, EXCERPT_CHARS),
     }
     if doc.duplicate_of is not None:
         example["duplicate_of"] = doc.duplicate_of
@@ -249,10 +253,14 @@ def _removed_example(doc: Document) -> dict[str, Any]:
 def _edit_example(doc: Document, edit: Edit) -> dict[str, Any]:
     start = max(edit.start - CONTEXT_CHARS, 0)
     end = min(edit.end + CONTEXT_CHARS, len(doc.input_text))
-    shown = [Edit(other.start, other.end, other.rule, other.detail, other.replacement,
-                  _shorten(other.original)) for other in doc.edits]
     return {"id": doc.id, "rule": edit.rule,
-            "segments": marked_segments(doc.input_text, shown, start, end)}
+            "segments": marked_segments(doc.input_text, _shortened(doc.edits), start, end)}
+
+
+def _shortened(edits: list[Edit]) -> list[Edit]:
+    """Edits with long cut texts shortened in the middle, for examples of bounded size."""
+    return [Edit(edit.start, edit.end, edit.rule, edit.detail, edit.replacement,
+                 _shorten(edit.original)) for edit in edits]
 
 
 def _shorten(text: str) -> str:

@@ -259,9 +259,8 @@ def _removed_examples(stats: dict[str, Any],
             duplicate = (f' duplicate of <code>{escape(example["duplicate_of"])}</code>, cluster '
                          f'<code>{escape(str(example.get("cluster")))}</code>'
                          if example.get("duplicate_of") else "")
-            shown = sum(len(item.get("text", item.get("cut", ""))) for item in example["segments"])
-            more = (f'<span class=muted> […{example["chars"] - shown:,} more characters]</span>'
-                    if example["chars"] > shown else "")
+            more = (f'<span class=muted> […{example["more_chars"]:,} more characters]</span>'
+                    if example.get("more_chars") else "")
             parts.append(
                 f'<details class=example><summary><code>{escape(example["id"])}</code>: '
                 f'<span class=cause>{escape(removal["detail"] or removal["rule"])}</span>'
@@ -339,12 +338,15 @@ def _run_facts(manifest: dict[str, Any], stats: dict[str, Any]) -> str:
     wall = seconds.get("wall") or manifest.get("seconds") or 0
     read = manifest["counts"]["read"]
     megabytes = stats.get("bytes_in", 0) / 1e6
+    worker = seconds.get("total", 0)
     facts = [
         ("tamis", manifest.get("tamis_version", "")),
         ("started", manifest.get("started", "")), ("finished", manifest.get("finished", "")),
         ("wall time", f"{wall:,.1f} s"),
         ("throughput", f"{read / wall:,.1f} documents/s, {megabytes / wall:,.2f} MB/s"
          if wall else "n/a"),
+        ("per core", f"{read / worker:,.1f} documents/s, {megabytes / worker:,.2f} MB/s "
+         f"({worker:,.1f} s of worker time)" if worker else "n/a"),
         ("inputs", f"{len(manifest.get('inputs', [])):,} files, {len(manifest.get('shards', [])):,}"
                    f" shards"),
         ("description", manifest.get("config", {}).get("description", "")),
