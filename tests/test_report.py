@@ -45,13 +45,14 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 # -- fixed bins ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", [0.0, 0.004, 0.5, 0.999, -0.25, -0.999, 1.0, 1.3, 7.0, 49.5,
-                                   50.0, 100_000.0, 3e9, -1.0, -2.5, -1234.0])
+@pytest.mark.parametrize("value", [0.0, 0.004, 0.5, 0.999, 0.9995, -0.25, -0.999, 1.0, 1.3, 7.0,
+                                   49.5,
+                                   50.0, 100_000.0, 3e9, -1.0, -1.0001, -2.5, -1234.0])
 def test_every_value_falls_inside_its_bin(value: float) -> None:
     key = bin_of(value)
     assert key is not None
     low, high = bin_edges(key)
-    if value <= -1:  # the negative log bins are closed at the top: (low, high]
+    if value < -1:  # the negative log bins are closed at the top: (low, high]
         assert low < value <= high
     else:
         assert low <= value < high or abs(value - low) < 1e-9 * max(1.0, abs(value))
@@ -63,6 +64,12 @@ def test_bins_keep_the_order_of_values() -> None:
     keys = [bin_of(value) for value in values]
     assert keys == sorted(keys)  # type: ignore[type-var]
     assert bin_of(float("nan")) is None and bin_of(float("inf")) is None
+    # A ratio of exactly 1 (every line punctuated) stays on the linear axis of the ratios.
+    ratio = histogram({"kept": {str(bin_of(0.2)): 1, str(bin_of(1.0)): 1}}, ("kept",))
+    counts = histogram({"kept": {str(bin_of(0.0)): 1, str(bin_of(300.0)): 1}}, ("kept",))
+    ticks = re.compile(r'font-size="10">([^<]*)<')
+    assert ticks.findall(ratio)[0] == "0.2" and float(ticks.findall(ratio)[-1]) < 1
+    assert ticks.findall(counts)[:3] == ["0", "2.24", "5.62"]  # [0, 1] folded, then log bins
 
 
 # -- aggregation --------------------------------------------------------------------------------

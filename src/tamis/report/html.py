@@ -209,8 +209,8 @@ def _signals(stats: dict[str, Any], thresholds: dict[str, list[dict[str, Any]]])
     if not histograms:
         return "<p class=muted>No step of this run computed a signal.</p>"
     parts = ["<p class=muted>Values of each signal over the kept and the removed documents "
-             "(removed by any step); dashed lines are the run's thresholds. Bins are 0.01 wide "
-             "inside (-1, 1) and 20 per decade beyond, on a log axis.</p>"]
+             "(removed by any step); dashed lines are the run's thresholds. Bins are 0.001 wide "
+             "over [-1, 1] and 20 per decade beyond, on a log axis.</p>"]
     for name, bins in histograms.items():
         limits = thresholds.get(name, [])
         lines = [Line(limit["value"], f'{limit["step"]}.{limit["option"]} = '
