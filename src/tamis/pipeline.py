@@ -58,6 +58,7 @@ class Decision:
     detail: str = ""
     duplicate_of: str | None = None
     cluster: str | None = None
+    id: str | None = None  # the removed document's id, so later passes can follow chains
 
 
 class GlobalStep(Step):

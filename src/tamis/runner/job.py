@@ -239,12 +239,13 @@ def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
 
 def _write_decisions(path: Path, decisions: dict[int, dict[int, Decision]]) -> None:
     rows = [{"shard": shard, "index": index, "rule": decision.rule, "detail": decision.detail,
-             "duplicate_of": decision.duplicate_of, "cluster": decision.cluster}
+             "duplicate_of": decision.duplicate_of, "cluster": decision.cluster,
+             "id": decision.id}
             for shard, by_index in sorted(decisions.items())
             for index, decision in sorted(by_index.items())]
     schema = pa.schema([("shard", pa.int64()), ("index", pa.int64()), ("rule", pa.string()),
                         ("detail", pa.string()), ("duplicate_of", pa.string()),
-                        ("cluster", pa.string())])
+                        ("cluster", pa.string()), ("id", pa.string())])
     write_parquet_atomic(path, pa.Table.from_pylist(rows, schema=schema))
 
 

@@ -105,6 +105,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     keys: list[dict[str, Any]] = []
     ids: list[tuple[int, str]] = []
     decisions = _load_decisions(layout, task.pass_index - 1, shard) if task.pass_index else {}
+    redirects = _load_redirects(layout, task.pass_index) if final and task.pass_index > 1 else {}
     reporter = progress.Reporter()
 
     try:
@@ -130,6 +131,8 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
                 collected = segment.ends_with.collect(item)
                 if collected is not None:
                     keys.append({"index": index, "id": item.id, **collected})
+            if redirects and isinstance(item, Document) and item.duplicate_of in redirects:
+                item.duplicate_of = _final_keeper(item.duplicate_of, redirects)
             _write(item, writers, final, stats)
             reporter.tick(item)
         for writer in writers.values():
@@ -277,6 +280,32 @@ def _write_ids(path: Path, ids: list[tuple[int, str]]) -> None:
                           for name in names], pa.uint64()),
     })
     write_parquet_atomic(path, table)
+
+
+def _load_redirects(layout: Layout, passes: int) -> dict[str, str]:
+    """Removed id -> the id it duplicates, over every global step so far.
+
+    When a later step removes the document an earlier duplicate pointed to, the earlier
+    duplicate must point to the survivor instead: `duplicate_of` always names a kept document.
+    """
+    redirects: dict[str, str] = {}
+    for pass_index in range(passes):
+        path = layout.decisions_file(pass_index)
+        if layout.fetch(path):
+            table = pq.read_table(path, columns=["id", "duplicate_of"])
+            for removed, kept in zip(table.column("id").to_pylist(),
+                                     table.column("duplicate_of").to_pylist(), strict=True):
+                if removed is not None and kept is not None:
+                    redirects[removed] = kept
+    return redirects
+
+
+def _final_keeper(doc_id: str, redirects: dict[str, str]) -> str:
+    seen = {doc_id}
+    while doc_id in redirects and redirects[doc_id] not in seen:
+        doc_id = redirects[doc_id]
+        seen.add(doc_id)
+    return doc_id
 
 
 def _load_decisions(layout: Layout, pass_index: int, shard: int) -> dict[int, Decision]:
