@@ -87,6 +87,8 @@ class CleanBody(Step):
     options: BodyOptions
 
     def __call__(self, doc: Document) -> None:
+        if doc.text.count("\n") < 2:
+            return  # a title and one line: no body to compare anything with
         lines = lines_of(doc)
         cuts = judge_to_fixpoint(lines, self.options)
         if cuts:
