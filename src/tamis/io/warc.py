@@ -12,6 +12,9 @@ is its own gzip member (Common Crawl writes them so), and a boundary is a member
 to `WARC/`; in a plain WARC it is a `WARC/1.x` line followed, after its Content-Length, by the
 next record or the end of the file.
 
+HTTP payloads are handed over as a browser would see them: chunked transfer and gzip, deflate or
+brotli content encoding are undone (Common Crawl stores them decoded already; wget does not).
+
 Bad bytes never stop the run: a truncated record or an undecodable stretch of the file becomes a
 `ReadError` at its byte offset, and reading goes on at the next record boundary.
 """
