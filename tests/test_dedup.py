@@ -8,7 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import DATA, assert_conserved, need_shared, read_output
+from conftest import DATA, assert_conserved, need_shared, output_bytes, read_output
 
 import tamis
 from tamis.dedup.near import choose_bands, collision_probability
@@ -84,3 +84,42 @@ def test_s_curve_and_band_choice() -> None:
     assert bands * rows <= 112
     assert collision_probability(0.9, bands, rows) > 0.9
     assert collision_probability(0.7, bands, rows) < 0.3
+
+
+def test_a_corrupt_intermediate_file_is_detected_and_rebuilt(tmp_path: Path) -> None:
+    """A run stops after its first pass; a state file and a keys file are then damaged. The
+    rerun notices (checksums in the markers), redoes those shards, and the output is the same
+    as an undisturbed run's."""
+    from tamis.dedup.exact import ExactDedup
+    from tamis.pipeline import register
+
+    @register
+    class StoppingExact(ExactDedup):
+        name = "test_stopping_exact"
+        stop = True
+
+        def resolve(self, key_files, work_dir):
+            if StoppingExact.stop:
+                raise RuntimeError("stopped on purpose after the first pass")
+            return super().resolve(key_files, work_dir)
+
+    source = need_shared(DATA / "derived" / "dev" / "neardup.jsonl.gz")
+    with gzip.open(source, "rb") as lines:
+        (tmp_path / "in.jsonl").write_bytes(b"".join(
+            line for _, line in zip(range(400), lines, strict=False)))
+    config = tamis.load_config(overrides={
+        "input": {"shard_size": "500KB"},
+        "pipeline": ["normalize", "drop_empty", "test_stopping_exact"]})
+    with pytest.raises(RuntimeError, match="on purpose"):
+        tamis.run(tmp_path / "in.jsonl", tmp_path / "out", config=config, workers=1)
+    work = tmp_path / "out" / "_tamis" / "work" / "pass-0"
+    state, keys = work / "state-00001.jsonl.zst", work / "keys-00002.parquet"
+    state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])  # truncated
+    keys.write_bytes(b"PAR1" + bytes(200))  # garbage
+
+    StoppingExact.stop = False
+    result = tamis.run(tmp_path / "in.jsonl", tmp_path / "out", config=config, workers=1)
+    tamis.run(tmp_path / "in.jsonl", tmp_path / "reference", config=config, workers=1)
+    assert output_bytes(tmp_path / "out") == output_bytes(tmp_path / "reference")
+    assert result.counts["read"] == 400
+    assert_conserved(tmp_path / "out")

@@ -57,12 +57,28 @@ def normalized_words(doc: Document) -> list[str]:
     return [word for word in joined.split(_SEPARATOR) if word]
 
 
+_WORD_HASH_CACHE: dict[str, int] = {}
+_CACHE_LIMIT = 1_000_000
+
+
+def _word_hashes(words: list[str]) -> dict[str, int]:
+    """A per-process memo of word -> 64-bit hash: web text reuses its words, so most lookups
+    never hash at all."""
+    cache = _WORD_HASH_CACHE
+    missing = [word for word in set(words) if word not in cache]
+    if len(cache) + len(missing) > _CACHE_LIMIT:
+        cache.clear()
+        missing = list(set(words))
+    for word in missing:
+        cache[word] = xxhash.xxh3_64_intdigest(word.encode())
+    return cache
+
+
 def shingle_hashes(words: list[str], ngram: int) -> np.ndarray:
     """64-bit hashes of every word n-gram (the whole text when it has fewer than n words)."""
     if not words:
         return np.zeros(0, dtype=np.uint64)
-    hashes = np.fromiter((xxhash.xxh3_64_intdigest(word.encode()) for word in words),
-                         dtype=np.uint64,
+    hashes = np.fromiter(map(_word_hashes(words).__getitem__, words), dtype=np.uint64,
                          count=len(words))
     if len(words) < ngram:
         ngram = len(words)

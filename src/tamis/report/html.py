@@ -333,7 +333,9 @@ def _clusters(stats: dict[str, Any]) -> str:
                    f'<td><code>{escape(str(item["kept"]))}</code></td></tr>'
                    for item in clusters["largest"])
     return (f"<p>{clusters['clusters']:,} clusters of duplicates. Cluster sizes count the "
-            f"kept document and its removed copies.</p>{chart}<h3>Largest clusters</h3>"
+            f"kept document and its removed copies, per dedup step: copies an exact-dedup step "
+            f"removed are not counted again in a later near-duplicate cluster.</p>{chart}"
+            f"<h3>Largest clusters</h3>"
             f"<table id=largest-clusters><tr><th>cluster</th><th class=n>documents</th>"
             f"<th>kept</th></tr>{rows}</table>")
 

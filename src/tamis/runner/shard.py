@@ -135,8 +135,12 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
                 item.duplicate_of = _final_keeper(item.duplicate_of, redirects)
             _write(item, writers, final, stats)
             reporter.tick(item)
+        checksums = {}
         for writer in writers.values():
             writer.close()
+            if not final and writer.count:
+                checksums[str(writer.path.relative_to(layout.root))] = layout.checksum(
+                    writer.path)
             layout.publish(writer.path)
     except BaseException:
         for writer in writers.values():
@@ -144,13 +148,15 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
         raise
     reporter.flush()
     if segment.ends_with is not None and keys:
-        write_parquet_atomic(layout.keys_file(task.pass_index, shard), pa.Table.from_pylist(keys))
-        layout.publish(layout.keys_file(task.pass_index, shard))
+        keys_file = layout.keys_file(task.pass_index, shard)
+        write_parquet_atomic(keys_file, pa.Table.from_pylist(keys))
+        checksums[str(keys_file.relative_to(layout.root))] = layout.checksum(keys_file)
+        layout.publish(keys_file)
     if ids:
         _write_ids(layout.ids_file(shard), ids)
         layout.publish(layout.ids_file(shard))
     stats.seconds["total"] += time.perf_counter() - started
-    marker = {"shard": shard, "pass": task.pass_index, **stats.to_dict()}
+    marker = {"shard": shard, "pass": task.pass_index, **stats.to_dict(), "files": checksums}
     layout.write_json(layout.marker(task.pass_index, shard), marker)
     return marker
 
