@@ -23,7 +23,7 @@ quality) on the same documents: docs/s and MB/s on one core, and the share the c
 cross-validation grouped by page: the options are chosen on four folds and scored on the fifth,
 so no page is scored by options picked while looking at it.
 
-    PYTHONPATH=src python bench/cleaning.py [--repeat 3] [--cv]
+    PYTHONPATH=src python bench/cleaning.py [--repeat 3] [--cv] [--cost-only]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ TUNED = {
     "off_topic_share": [0.35, 0.42, 0.5],
     "short_line_penalty": [0.3, 1.0],
     "short_blocks": [True, False],
-    "announced_lists": [True, False],
+    "keep_headings": [True, False],
 }
 FILTER_CHAIN = ["gopher_quality", "gopher_repetition", "c4", "fineweb_quality"]
 
@@ -200,18 +200,25 @@ def print_table(title: str, results: dict[str, dict[str, dict]]) -> None:
 # -- cost -------------------------------------------------------------------------------------
 
 
-def timed(records: list[dict], steps: list[Step], repeat: int) -> float:
-    """Median seconds to run `steps` over every record (documents built fresh each time)."""
+def timed(records: list[dict], rows: dict[str, list[Step]], repeat: int) -> dict[str, float]:
+    """Median seconds per row of steps over every record, the rows interleaved run by run.
+
+    One untimed pass first: the split memoises the tokens of each distinct chunk per process,
+    so the first configuration to run would otherwise pay for everyone. Interleaving keeps a
+    change in the machine's load from falling on one row only.
+    """
     texts = ["\n".join(record["lines"]) for record in records]
-    runs = []
-    for _ in range(repeat):
-        docs = [Document(str(i), text) for i, text in enumerate(texts)]
-        start = time.perf_counter()
-        for doc in docs:
-            for step in steps:
-                step(doc)
-        runs.append(time.perf_counter() - start)
-    return statistics.median(runs)
+    runs: dict[str, list[float]] = defaultdict(list)
+    for attempt in range(repeat + 1):
+        for name, steps in rows.items():
+            docs = [Document(str(i), text) for i, text in enumerate(texts)]
+            start = time.perf_counter()
+            for doc in docs:
+                for step in steps:
+                    step(doc)
+            if attempt:
+                runs[name].append(time.perf_counter() - start)
+    return {name: statistics.median(times) for name, times in runs.items()}
 
 
 def cost(records: list[dict], repeat: int) -> None:
@@ -219,13 +226,13 @@ def cost(records: list[dict], repeat: int) -> None:
     normalize = [build_step("normalize", None)]
     cleaners = [step for step in clean_preset_steps() if step.name.startswith(("clean_", "rep"))]
     filters = [build_step(name, None) for name in FILTER_CHAIN]
+    rows = timed(records, {
+        "normalize": normalize,
+        "cleaners": normalize + cleaners,
+        "filter chain": normalize + filters,
+        "cleaners + filter chain": normalize + cleaners + filters,
+    }, repeat)
     c4_lines = timed_function(records, c4_tfds, repeat)
-    rows = {
-        "normalize": timed(records, normalize, repeat),
-        "cleaners": timed(records, normalize + cleaners, repeat),
-        "filter chain": timed(records, normalize + filters, repeat),
-        "cleaners + filter chain": timed(records, normalize + cleaners + filters, repeat),
-    }
     print(f"\ncost on {len(records)} documents, {megabytes:.1f} MB, one core, "
           f"median of {repeat} runs (each row includes normalisation):")
     for name, seconds in rows.items():
@@ -304,6 +311,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="timing runs (median reported)")
     parser.add_argument("--cv", action="store_true", help="also cross-validate the tuned options")
+    parser.add_argument("--cost-only", action="store_true", help="only time the steps")
     args = parser.parse_args()
     if not DEV.exists():
         sys.exit(f"evaluation data not found at {DEV}")
@@ -314,7 +322,7 @@ def main() -> None:
         "C4 (datatrove)": c4_datatrove,
         "tamis clean": tamis_system(clean_preset_steps()),
     }
-    for name, records in data.items():
+    for name, records in ({} if args.cost_only else data).items():
         outputs = {system: [run(record) for record in records] for system, run in systems.items()}
         print_table(f"{name}: {len(records)} documents (junk = positive class)",
                     {system: report(name, records, out) for system, out in outputs.items()})

@@ -156,3 +156,12 @@ def test_oversized_record_is_an_error_and_reading_goes_on(tmp_path: Path) -> Non
     assert result.counts["kept"] == 2 and result.counts["errors"] == 1
     error = read_output(tmp_path / "out", "errors")[0]
     assert "max_record_size" in error["error"] and error["source"]["line"] == 2
+
+
+def test_reading_a_config_never_runs_code(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    (tmp_path / "evil.yaml").write_text(
+        f"input: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        tamis.load_config(path=tmp_path / "evil.yaml")
+    assert not marker.exists()

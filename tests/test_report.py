@@ -45,13 +45,14 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 # -- fixed bins ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value", [0.0, 0.004, 0.5, 0.999, -0.25, -0.999, 1.0, 1.3, 7.0, 49.5,
-                                   50.0, 100_000.0, 3e9, -1.0, -2.5, -1234.0])
+@pytest.mark.parametrize("value", [0.0, 0.004, 0.5, 0.999, 0.9995, -0.25, -0.999, 1.0, 1.3, 7.0,
+                                   49.5,
+                                   50.0, 100_000.0, 3e9, -1.0, -1.0001, -2.5, -1234.0])
 def test_every_value_falls_inside_its_bin(value: float) -> None:
     key = bin_of(value)
     assert key is not None
     low, high = bin_edges(key)
-    if value <= -1:  # the negative log bins are closed at the top: (low, high]
+    if value < -1:  # the negative log bins are closed at the top: (low, high]
         assert low < value <= high
     else:
         assert low <= value < high or abs(value - low) < 1e-9 * max(1.0, abs(value))
@@ -63,6 +64,12 @@ def test_bins_keep_the_order_of_values() -> None:
     keys = [bin_of(value) for value in values]
     assert keys == sorted(keys)  # type: ignore[type-var]
     assert bin_of(float("nan")) is None and bin_of(float("inf")) is None
+    # A ratio of exactly 1 (every line punctuated) stays on the linear axis of the ratios.
+    ratio = histogram({"kept": {str(bin_of(0.2)): 1, str(bin_of(1.0)): 1}}, ("kept",))
+    counts = histogram({"kept": {str(bin_of(0.0)): 1, str(bin_of(300.0)): 1}}, ("kept",))
+    ticks = re.compile(r'font-size="10">([^<]*)<')
+    assert ticks.findall(ratio)[0] == "0.2" and float(ticks.findall(ratio)[-1]) < 1
+    assert ticks.findall(counts)[:3] == ["0", "2.24", "5.62"]  # [0, 1] folded, then log bins
 
 
 # -- aggregation --------------------------------------------------------------------------------
@@ -158,6 +165,9 @@ def test_thresholds_come_from_the_config_and_the_step_declarations() -> None:
     found = thresholds_from_config(config)
     assert [(item["option"], item["value"], item["below"]) for item in found["word_count"]] == [
         ("min_words", 50.0, True), ("max_words", 1000.0, False)]
+    # A run recorded by another version, with options this version rejects: no line, no crash.
+    assert thresholds_from_config(
+        {"pipeline": [{"name": "test_report_words", "options": {"min_words": "many"}}]}) == {}
     chart = histogram({"kept": {str(bin_of(120.0)): 4}, "removed": {str(bin_of(12.0)): 3}},
                       ("kept", "removed"), [])
     assert 'data-total="7"' in chart and chart.count('class="bar"') == 2
@@ -356,3 +366,36 @@ def test_report_of_the_bundled_example_counts_its_error_records(tmp_path: Path) 
     assert parsed.funnel["read"] - counts["errors"] - sum(
         docs for stage, docs in parsed.funnel.items()
         if stage not in ("read", "kept", "errors")) == parsed.funnel["kept"] == counts["kept"]
+
+
+REPORT_KEYS = ("histograms", "languages", "removed_bytes", "kept_bytes_in", "removed_samples",
+               "edit_samples", "clusters", "edits", "removed_by")
+
+
+def test_report_stats_do_not_depend_on_shards_or_workers(tmp_path: Path) -> None:
+    """The same documents in one file or cut into four files (four shards), with one worker or
+    two, give the same histograms, samples, languages and byte counts. (No dedup here: which
+    copy of a duplicate is kept depends on input order, so it would change the outcome.)"""
+    path = need_shared(NEARDUP)
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        records = [next(lines) for _ in range(160)]
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    whole.mkdir(), parts.mkdir()
+    (whole / "all.jsonl").write_text("".join(records))
+    for index in range(4):
+        (parts / f"part-{index}.jsonl").write_text("".join(records[index::4]))
+    config = tmp_path / "no-dedup.yaml"
+    config.write_text(FULL_PIPELINE.replace("  - dedup_exact\n", ""))
+    stats = []
+    for name, inputs, workers in (("one", whole, "1"), ("four", parts, "1"),
+                                  ("four-2", parts, "2")):
+        out = tmp_path / name
+        result = tamis_command("run", str(inputs), "-o", str(out), "--config", str(config),
+                               "--quiet", "--workers", workers, timeout=300)
+        assert result.returncode == 0, result.stderr
+        stats.append(json.loads((out / "stats.json").read_text()))
+    assert len(json.loads((tmp_path / "four" / "manifest.json").read_text())["shards"]) == 4
+    first = {key: stats[0][key] for key in REPORT_KEYS}
+    assert first["removed_samples"] and first["edit_samples"] and first["languages"]["kept"]
+    for other in stats[1:]:
+        assert {key: other[key] for key in REPORT_KEYS} == first

@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, SEED, need_shared
+from conftest import REPO, SEED, need_shared, read_output
 
 from tamis.api import clean
+from tamis.runner import run
 
 SEED_ID = "000_27e23ccad5cb0e77"
 
@@ -65,3 +66,21 @@ def test_tamis_clean_stays_the_function_after_the_cleaners_load() -> None:
     second = tamis.clean("A title\nA second sentence of the article, long enough to be prose.")
     assert first.kept and second.kept
     assert callable(tamis.clean)
+
+
+def test_run_with_the_clean_preset_writes_the_expected_text_and_its_cuts(tmp_path: Path) -> None:
+    raw = need_shared(SEED / f"{SEED_ID}.txt").read_text(encoding="utf-8")
+    pages = tmp_path / "in"
+    pages.mkdir()
+    (pages / f"{SEED_ID}.txt").write_text(raw, encoding="utf-8")
+    (pages / "blank.txt").write_text(" \n\n ", encoding="utf-8")  # nothing left: removed
+    run([pages], tmp_path / "out", preset="clean", workers=1)
+    kept = {record["id"]: record for record in read_output(tmp_path / "out", "kept")}
+    seed = kept[f"{SEED_ID}.txt"]
+    assert seed["text"] == (SEED / f"{SEED_ID}.expected.txt").read_text(encoding="utf-8")
+    assert [edit["rule"] for edit in seed["edits"]] == [
+        "clean.title_injection", "clean.link_list", "clean.fragment"]
+    assert seed["signals"]["repeated_lead_lines"] >= 1
+    removed = read_output(tmp_path / "out", "removed")
+    assert [(record["id"], record["removed_by"]["step"]) for record in removed] == [
+        ("blank.txt", "drop_empty")]

@@ -6,6 +6,7 @@ import gzip
 import io
 import itertools
 import random
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -100,6 +101,54 @@ def test_non_html_and_non_http_responses_are_counted_by_type() -> None:
                              "content_type": "text/html", "http_status": 404,
                              "charset": "iso-8859-1"}
     assert page.html == b"<p>caf\xe9</p>"
+
+
+_BODY = b"<html><body><p>" + b"hello world " * 50 + b"</p></body></html>"
+
+
+def _http(headers: bytes, payload: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n" + headers + b"\r\n" + payload
+
+
+def _chunked(payload: bytes) -> bytes:
+    return f"{len(payload):x}\r\n".encode() + payload + b"\r\n0\r\n\r\n"
+
+
+@pytest.mark.parametrize(("headers", "payload"), [
+    (b"Content-Encoding: gzip\r\n", gzip.compress(_BODY)),
+    (b"Content-Encoding: deflate\r\n", zlib.compress(_BODY)),
+    (b"Transfer-Encoding: chunked\r\n", _chunked(_BODY)),
+    (b"Transfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n",
+     _chunked(gzip.compress(_BODY))),
+    # Common Crawl keeps payloads decoded; a header that does not match changes nothing.
+    (b"Content-Encoding: gzip\r\n", _BODY),
+    (b"Transfer-Encoding: chunked\r\n", _BODY),
+    (b"Content-Encoding: br\r\n", _BODY),
+], ids=["gzip", "deflate", "chunked", "chunked gzip", "decoded gzip", "decoded chunked",
+        "decoded br"])
+def test_http_encodings_are_undone(headers: bytes, payload: bytes) -> None:
+    [page] = _read(_record("response", "application/http; msgtype=response",
+                           _http(headers, payload), 1))
+    assert isinstance(page, RawRecord) and page.html == _BODY
+    assert page.size == len(payload)  # the bytes as stored
+
+
+def test_brotli_content_encoding_is_undone() -> None:
+    brotli = pytest.importorskip("brotli")
+    block = _http(b"Content-Encoding: br\r\n", brotli.compress(_BODY))
+    [page] = _read(_record("response", "application/http; msgtype=response", block, 1))
+    assert isinstance(page, RawRecord) and page.html == _BODY
+
+
+def test_a_corrupt_or_exploding_encoding_is_an_error() -> None:
+    http = "application/http; msgtype=response"
+    corrupt = _http(b"Content-Encoding: gzip\r\n", gzip.compress(_BODY)[:30] + b"x" * 40)
+    bomb = _http(b"Content-Encoding: gzip\r\n", gzip.compress(b"<p>" + b"a" * 10_000_000))
+    items = _read(_record("response", http, corrupt, 1) + _record("response", http, bomb, 2),
+                  max_record_size=1_000_000)
+    assert [type(item) for item in items] == [ReadError, ReadError]
+    assert "cannot undo the HTTP encoding" in items[0].error
+    assert "decoded payload is larger than input.max_record_size" in items[1].error
 
 
 def test_offsets_point_at_their_records(excerpt: bytes) -> None:
@@ -213,8 +262,14 @@ def test_a_record_over_the_size_limit_is_an_error_not_a_load(excerpt: bytes) -> 
     assert sum(isinstance(item, RawRecord) for item in items) == 14
 
 
-def test_reads_through_fsspec() -> None:
-    with fsspec.open(f"file://{need_shared(EXCERPT)}", "rb") as stream:
+@pytest.mark.parametrize("protocol", ["file", "memory"])
+def test_reads_through_fsspec(protocol: str, excerpt: bytes) -> None:
+    url = f"file://{need_shared(EXCERPT)}"
+    if protocol == "memory":  # a non-local file object, as object storage gives
+        url = "memory://tamis-test/excerpt.warc.gz"
+        with fsspec.open(url, "wb") as target:
+            target.write(excerpt)
+    with fsspec.open(url, "rb") as stream:
         items = list(read_warc(stream, file="excerpt.warc.gz", start=30_000, end=60_000))
     offsets = [item.source["offset"] for item in items if isinstance(item, RawRecord)]
     assert offsets == [32353, 38503, 42891, 48321]

@@ -58,6 +58,7 @@ class Decision:
     detail: str = ""
     duplicate_of: str | None = None
     cluster: str | None = None
+    id: str | None = None  # the removed document's id, so later passes can follow chains
 
 
 class GlobalStep(Step):
@@ -148,7 +149,8 @@ def document_from(record: RawRecord, steps: list[Step]) -> Document:
     """
     text = record.text
     if record.html is not None:
-        text = extractor_for(steps).extract(record.html, url=record.metadata.get("url"))
+        text = extractor_for(steps).extract(record.html, url=record.metadata.get("url"),
+                                            charset=record.metadata.get("charset"))
     doc = Document(record.id, text or "", metadata=record.metadata, source=record.source)
     doc.signals.update(record.signals)
     return doc

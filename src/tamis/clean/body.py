@@ -9,8 +9,9 @@ How a line is judged, in three moves, all from evidence inside the document:
    lines is one block. If its words are mostly ones the rest of the prose never uses, the whole
    block is off topic, even when one of its lines shares a word with the article (the seed's
    headline about Russia). Code and figures have few words to compare, tables (lines holding
-   figures) are data, a list the prose announces ("The tour dates:") is the article's own, and
-   a block holding most of the prose is the body: none of these is judged off topic.
+   figures) are data, a list the prose announces ("The tour dates:") is the article's own, a
+   short line between two paragraphs is a subheading, and a block holding most of the prose is
+   the body: none of these is judged off topic.
 3. **The body is the best stretch.** Each line scores: prose counts its words, off-topic lines
    cost a penalty, other short lines a small one (or earn a little when they use the body's
    words; lines of figures and symbols score nothing). The stretch of lines with the highest
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 
 import regex
 
@@ -64,6 +66,8 @@ class BodyOptions(StepOptions):
     fragment_words: int = 6
     # Also judge runs of short lines whole (a list of headlines, some ending like sentences).
     short_blocks: bool = True
+    # A short line between two paragraphs is a subheading, whatever its words.
+    keep_headings: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,8 @@ class CleanBody(Step):
     options: BodyOptions
 
     def __call__(self, doc: Document) -> None:
+        if doc.text.count("\n") < 2:
+            return  # a title and one line: no body to compare anything with
         lines = lines_of(doc)
         cuts = judge_to_fixpoint(lines, self.options)
         if cuts:
@@ -113,8 +119,8 @@ def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
         return {}
     prose = [index > 0 and _is_prose(text[index], words[index], options)
              for index in range(count)]
-    vocabulary = Counter(word for index in range(count) if prose[index]
-                         for word in set(topics[index]))
+    vocabulary = Counter(chain.from_iterable(set(topics[index]) for index in range(count)
+                                             if prose[index]))
     if not vocabulary:
         return {}
     announced = _announced(text, words, prose, options)
@@ -152,15 +158,15 @@ def _is_prose(line: str, line_words: list[str], options: BodyOptions) -> bool:
 
 def _share_outside(topics: list[str], vocabulary: Counter[str], own: Counter[str]) -> float:
     """Share of `topics` used by prose lines other than the block's own."""
-    if not topics:
-        return 0.0
-    return sum(vocabulary[word] > own[word] for word in topics) / len(topics)
+    if not topics or not own:
+        return _share_in(topics, vocabulary)
+    return len([word for word in topics if vocabulary[word] > own[word]]) / len(topics)
 
 
 def _share_in(topics: list[str], vocabulary: Counter[str]) -> float:
     if not topics:
         return 0.0
-    return sum(word in vocabulary for word in topics) / len(topics)
+    return len([word for word in topics if word in vocabulary]) / len(topics)
 
 
 def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool],
@@ -189,11 +195,14 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
         if any(prose[index] for index in block):
             if sum(len(topics[index]) for index in block if prose[index]) * 2 > prose_words:
                 continue  # the block holds most of the prose: it is the body
-            own.update(word for index in block if prose[index] for word in set(topics[index]))
+            own.update(chain.from_iterable(set(topics[index]) for index in block if prose[index]))
         share = _share_outside(block_topics, vocabulary, own)
         if share >= options.off_topic_share:
             continue
         listed = len(block) >= options.min_list_lines
+        if options.keep_headings and not listed and block[-1] + 1 < len(text) \
+                and prose[block[-1] + 1] and block[0] > 1 and prose[block[0] - 1]:
+            continue  # a short line between two paragraphs: a subheading
         kind = "list" if listed else "short line"
         cut = Cut(LINK_LIST if listed else BOILERPLATE,
                   f"{kind} sharing {share:.0%} of its words with the body")

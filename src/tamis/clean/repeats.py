@@ -30,6 +30,9 @@ class RepeatedLead(Step):
     options: RepeatOptions
 
     def __call__(self, doc: Document) -> None:
+        if "\n" not in doc.text:  # one line repeats nothing
+            doc.signals["repeated_lead_lines"] = doc.signals["repeated_lead_fraction"] = 0.0
+            return
         lines = lines_of(doc)
         repeats = near_repeats(lines.topics, self.options)
         doc.signals["repeated_lead_lines"] = float(len(repeats))

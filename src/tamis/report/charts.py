@@ -80,9 +80,9 @@ def histogram(bins: dict[str, dict[str, int]], series: Sequence[str],
               lines: Sequence[Line] = ()) -> str:
     """Stacked columns over the fixed signal bins, regrouped to at most `MAX_BARS` columns.
 
-    `bins` maps each series to {bin key: count}. Bins between -1 and 1 are 0.01 wide and
-    beyond them 20 per decade, so a signal with values past 1 (counts) is drawn on a log axis,
-    and then everything inside (-1, 1) shares one column.
+    `bins` maps each series to {bin key: count}. Bins over [-1, 1] are 0.001 wide and beyond
+    it 20 per decade, so a signal with values past 1 (counts) is drawn on a log axis, and then
+    everything in [-1, 1] shares one column.
     """
     counts = {name: {int(key): value for key, value in bins.get(name, {}).items()}
               for name in series}
@@ -127,7 +127,8 @@ def histogram(bins: dict[str, dict[str, int]], series: Sequence[str],
                          f'width="{max(column_width - 1, 1):.1f}" height="{max(bar, 0.5):.1f}" '
                          f'fill="{SERIES_COLOURS[index]}"><title>[{number(edge_low)}, '
                          f'{number(edge_high)}): {value:,} {escape(name)}</title></rect>')
-        if column % max(columns // 6, 1) == 0 or column == columns - 1:
+        every = max(columns // 6, 1)
+        if column % every == 0 or (column == columns - 1 and column % every > every // 2):
             parts.append(f'<text x="{x:.1f}" y="{top + plot_height + 16}" font-size="10">'
                          f'{number(edge_low)}</text>')
     for line in lines:
@@ -146,39 +147,37 @@ def histogram(bins: dict[str, dict[str, int]], series: Sequence[str],
 
 
 class _Axis:
-    """Maps fixed bins to consecutive slots, folding (-1, 1) into one slot on a log axis."""
+    """Maps fixed bins to consecutive slots, folding [-1, 1] into one slot on a log axis."""
 
     def __init__(self, keys: set[int]) -> None:
-        self.fold = any(key >= LINEAR_BINS or key < -LINEAR_BINS for key in keys)
-        inside = [key for key in keys if -LINEAR_BINS <= key < LINEAR_BINS]
+        self.fold = any(abs(key) > LINEAR_BINS for key in keys)
+        inside = [key for key in keys if abs(key) <= LINEAR_BINS]
         # The folded slot starts where the data does (0 for counts), not at -1.
         self.fold_low = bin_edges(min(inside))[0] if inside else -1.0
 
     def slot(self, key: int) -> int:
         if not self.fold:
             return key
-        if key >= LINEAR_BINS:
-            return key - LINEAR_BINS + 1
-        if key < -LINEAR_BINS:
-            return key + LINEAR_BINS
-        return 0
+        if abs(key) <= LINEAR_BINS:
+            return 0
+        return key - LINEAR_BINS if key > 0 else key + LINEAR_BINS
 
     def position(self, value: float) -> float:
         """The slot coordinate of a value (fractional inside its slot)."""
         place = bin_position(value)
         if not self.fold or not math.isfinite(place):
             return place
-        if place >= LINEAR_BINS:
-            return place - LINEAR_BINS + 1
+        if place >= LINEAR_BINS + 1:
+            return place - LINEAR_BINS
         if place < -LINEAR_BINS:
             return place + LINEAR_BINS
-        return (place + LINEAR_BINS) / (2 * LINEAR_BINS)
+        return (place + LINEAR_BINS) / (2 * LINEAR_BINS + 1)
 
     def edges(self, slot: int) -> tuple[float, float]:
         if not self.fold:
             return bin_edges(slot)
         if slot > 0:
-            return bin_edges(slot + LINEAR_BINS - 1)
+            return bin_edges(slot + LINEAR_BINS)
         if slot < 0:
             return bin_edges(slot - LINEAR_BINS)
         return self.fold_low, 1.0

@@ -20,6 +20,8 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from tamis.pipeline import Step, registry
 from tamis.report.aggregate import environment_versions
 from tamis.report.charts import Line, Row, histogram, horizontal_bars, number
@@ -102,7 +104,10 @@ def thresholds_from_config(config: dict[str, Any]) -> dict[str, list[dict[str, A
         if not declared:
             continue
         assert cls is not None
-        options = cls.Options(**entry.get("options", {}))
+        try:
+            options = cls.Options(**entry.get("options", {}))
+        except ValidationError:  # a run made by another tamis version: draw no line
+            continue
         for threshold in declared:
             limit = getattr(options, threshold.option, None)
             if isinstance(limit, bool) or not isinstance(limit, int | float):
@@ -204,8 +209,8 @@ def _signals(stats: dict[str, Any], thresholds: dict[str, list[dict[str, Any]]])
     if not histograms:
         return "<p class=muted>No step of this run computed a signal.</p>"
     parts = ["<p class=muted>Values of each signal over the kept and the removed documents "
-             "(removed by any step); dashed lines are the run's thresholds. Bins are 0.01 wide "
-             "inside (-1, 1) and 20 per decade beyond, on a log axis.</p>"]
+             "(removed by any step); dashed lines are the run's thresholds. Bins are 0.001 wide "
+             "over [-1, 1] and 20 per decade beyond, on a log axis.</p>"]
     for name, bins in histograms.items():
         limits = thresholds.get(name, [])
         lines = [Line(limit["value"], f'{limit["step"]}.{limit["option"]} = '
@@ -328,7 +333,9 @@ def _clusters(stats: dict[str, Any]) -> str:
                    f'<td><code>{escape(str(item["kept"]))}</code></td></tr>'
                    for item in clusters["largest"])
     return (f"<p>{clusters['clusters']:,} clusters of duplicates. Cluster sizes count the "
-            f"kept document and its removed copies.</p>{chart}<h3>Largest clusters</h3>"
+            f"kept document and its removed copies, per dedup step: copies an exact-dedup step "
+            f"removed are not counted again in a later near-duplicate cluster.</p>{chart}"
+            f"<h3>Largest clusters</h3>"
             f"<table id=largest-clusters><tr><th>cluster</th><th class=n>documents</th>"
             f"<th>kept</th></tr>{rows}</table>")
 

@@ -105,14 +105,19 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
                 _run_limited(tasks, layout, limit, display, len(shards) - len(tasks))
             else:
                 pool.run(tasks, display, len(shards) - len(tasks), _failure)
+            if pass_index + 1 < len(segments):
+                _rebuild_corrupt(layout, config, shards, pass_index, pool, display)
             resolved = layout.resolved_marker(pass_index)
-            if segment.ends_with is not None and not layout.exists(resolved):
+            if segment.ends_with is not None and not _resolved_intact(layout, pass_index):
                 display.message(f"resolving {segment.ends_with.name}")
                 decisions = pool.resolve(segment.ends_with, layout, pass_index, len(shards))
                 _write_decisions(layout.decisions_file(pass_index), decisions)
-                layout.publish(layout.decisions_file(pass_index))
-                layout.write_json(resolved, {"documents_removed": sum(map(len,
-                                                                          decisions.values()))})
+                decisions_file = layout.decisions_file(pass_index)
+                layout.write_json(resolved, {
+                    "documents_removed": sum(map(len, decisions.values())),
+                    "files": {str(decisions_file.relative_to(layout.root)):
+                              layout.checksum(decisions_file)}})
+                layout.publish(decisions_file)
     finally:
         pool.close()
         display.close()
@@ -209,6 +214,40 @@ def resolve_step(step: GlobalStep, layout: Layout, pass_index: int,
     return step.resolve(key_files, layout.work(pass_index))
 
 
+def _rebuild_corrupt(layout: Layout, config: Config, shards: list[Shard], pass_index: int,
+                     pool: Any, display: progress.Display) -> None:
+    """Redo the shards whose intermediate files (state, keys) are missing or corrupt.
+
+    Only files the next pass still needs are checked: a shard whose next pass is done has
+    consumed its state already.
+    """
+    broken = []
+    for shard in shards:
+        if layout.read_marker(pass_index + 1, shard.index) is not None:
+            continue
+        marker = layout.read_marker(pass_index, shard.index) or {}
+        files = marker.get("files", {})
+        if any(not layout.intact(name, digest) for name, digest in sorted(files.items())):
+            broken.append(shard)
+    if not broken:
+        return
+    display.message(f"rebuilding {len(broken)} shard(s) whose intermediate files are corrupt")
+    for shard in broken:
+        layout.forget(layout.marker(pass_index, shard.index))
+    layout.forget(layout.resolved_marker(pass_index))
+    pool.run([ShardTask(layout.where, config, shard, pass_index) for shard in broken],
+             display, len(shards) - len(broken), _failure)
+
+
+def _resolved_intact(layout: Layout, pass_index: int) -> bool:
+    """The global step of this pass was resolved and its decisions file is sound."""
+    path = layout.resolved_marker(pass_index)
+    if not layout.fetch(path):
+        return False
+    files = json.loads(path.read_text("utf-8")).get("files", {})
+    return all(layout.intact(name, digest) for name, digest in files.items())
+
+
 def _write_failure(task: ShardTask, error: OSError) -> OutputError:
     """An OS error while a shard was being written: say where, why, and that a rerun resumes."""
     reason = error.strerror or str(error)
@@ -239,12 +278,13 @@ def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
 
 def _write_decisions(path: Path, decisions: dict[int, dict[int, Decision]]) -> None:
     rows = [{"shard": shard, "index": index, "rule": decision.rule, "detail": decision.detail,
-             "duplicate_of": decision.duplicate_of, "cluster": decision.cluster}
+             "duplicate_of": decision.duplicate_of, "cluster": decision.cluster,
+             "id": decision.id}
             for shard, by_index in sorted(decisions.items())
             for index, decision in sorted(by_index.items())]
     schema = pa.schema([("shard", pa.int64()), ("index", pa.int64()), ("rule", pa.string()),
                         ("detail", pa.string()), ("duplicate_of", pa.string()),
-                        ("cluster", pa.string())])
+                        ("cluster", pa.string()), ("id", pa.string())])
     write_parquet_atomic(path, pa.Table.from_pylist(rows, schema=schema))
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
+import xxhash
 from fsspec.core import url_to_fs
 
 from tamis.io.writers import temp_path
@@ -105,6 +106,31 @@ class Layout:
         filesystem.get_file(remote, str(temp))
         os.replace(temp, path)
         return True
+
+    def checksum(self, path: Path) -> str:
+        """xxh3-64 of a local file, recorded in markers so intermediates are verified before
+        use: a truncated or corrupted file is rebuilt, never trusted."""
+        digest = xxhash.xxh3_64()
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    def intact(self, relative: str, expected: str) -> bool:
+        """Whether the output file at `relative` exists and has the recorded checksum."""
+        path = self.root / relative
+        try:
+            return self.fetch(path) and self.checksum(path) == expected
+        except OSError:
+            return False
+
+    def forget(self, path: Path) -> None:
+        """Remove a marker, so its work is done again."""
+        path.unlink(missing_ok=True)
+        if self.remote is not None:
+            filesystem, _ = self._store
+            if filesystem.exists(self._remote_path(path)):
+                filesystem.rm(self._remote_path(path))
 
     def write_json(self, path: Path, data: Any) -> None:
         write_json_atomic(path, data)

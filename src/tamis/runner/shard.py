@@ -105,6 +105,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     keys: list[dict[str, Any]] = []
     ids: list[tuple[int, str]] = []
     decisions = _load_decisions(layout, task.pass_index - 1, shard) if task.pass_index else {}
+    redirects = _load_redirects(layout, task.pass_index) if final and task.pass_index > 1 else {}
     reporter = progress.Reporter()
 
     try:
@@ -130,10 +131,16 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
                 collected = segment.ends_with.collect(item)
                 if collected is not None:
                     keys.append({"index": index, "id": item.id, **collected})
+            if redirects and isinstance(item, Document) and item.duplicate_of in redirects:
+                item.duplicate_of = _final_keeper(item.duplicate_of, redirects)
             _write(item, writers, final, stats)
             reporter.tick(item)
+        checksums = {}
         for writer in writers.values():
             writer.close()
+            if not final and writer.count:
+                checksums[str(writer.path.relative_to(layout.root))] = layout.checksum(
+                    writer.path)
             layout.publish(writer.path)
     except BaseException:
         for writer in writers.values():
@@ -141,13 +148,15 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
         raise
     reporter.flush()
     if segment.ends_with is not None and keys:
-        write_parquet_atomic(layout.keys_file(task.pass_index, shard), pa.Table.from_pylist(keys))
-        layout.publish(layout.keys_file(task.pass_index, shard))
+        keys_file = layout.keys_file(task.pass_index, shard)
+        write_parquet_atomic(keys_file, pa.Table.from_pylist(keys))
+        checksums[str(keys_file.relative_to(layout.root))] = layout.checksum(keys_file)
+        layout.publish(keys_file)
     if ids:
         _write_ids(layout.ids_file(shard), ids)
         layout.publish(layout.ids_file(shard))
     stats.seconds["total"] += time.perf_counter() - started
-    marker = {"shard": shard, "pass": task.pass_index, **stats.to_dict()}
+    marker = {"shard": shard, "pass": task.pass_index, **stats.to_dict(), "files": checksums}
     layout.write_json(layout.marker(task.pass_index, shard), marker)
     return marker
 
@@ -277,6 +286,32 @@ def _write_ids(path: Path, ids: list[tuple[int, str]]) -> None:
                           for name in names], pa.uint64()),
     })
     write_parquet_atomic(path, table)
+
+
+def _load_redirects(layout: Layout, passes: int) -> dict[str, str]:
+    """Removed id -> the id it duplicates, over every global step so far.
+
+    When a later step removes the document an earlier duplicate pointed to, the earlier
+    duplicate must point to the survivor instead: `duplicate_of` always names a kept document.
+    """
+    redirects: dict[str, str] = {}
+    for pass_index in range(passes):
+        path = layout.decisions_file(pass_index)
+        if layout.fetch(path):
+            table = pq.read_table(path, columns=["id", "duplicate_of"])
+            for removed, kept in zip(table.column("id").to_pylist(),
+                                     table.column("duplicate_of").to_pylist(), strict=True):
+                if removed is not None and kept is not None:
+                    redirects[removed] = kept
+    return redirects
+
+
+def _final_keeper(doc_id: str, redirects: dict[str, str]) -> str:
+    seen = {doc_id}
+    while doc_id in redirects and redirects[doc_id] not in seen:
+        doc_id = redirects[doc_id]
+        seen.add(doc_id)
+    return doc_id
 
 
 def _load_decisions(layout: Layout, pass_index: int, shard: int) -> dict[int, Decision]:
