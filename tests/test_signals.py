@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tamis.signals.c4 import C4Rules, c4_lines, count_sentences
@@ -129,3 +131,32 @@ def test_language_from_the_bundled_model() -> None:
     assert label == "fr"
     label, _ = identify("Das ist ein deutscher Satz über das Wetter von heute.", model)
     assert label == "de"
+
+
+def _plain_duplicated_chars(words: list[str], n: int) -> int:
+    """The reference scan, position by position, as Gopher defines it."""
+    seen: set[tuple[str, ...]] = set()
+    chars = index = 0
+    while index < len(words) - n + 1:
+        ngram = tuple(words[index:index + n])
+        if ngram in seen:
+            chars += sum(map(len, ngram))
+            index += n
+        else:
+            seen.add(ngram)
+            index += 1
+    return chars
+
+
+def test_candidate_scan_equals_the_plain_scan() -> None:
+    # Random texts over tiny vocabularies repeat a lot: jumps skip first occurrences often.
+    rng = random.Random(7)
+    for _ in range(150):
+        vocabulary = ["a", "bb", "c", "dd"][:rng.randint(1, 4)]
+        words = [rng.choice(vocabulary) for _ in range(rng.randint(0, 60))]
+        text = " ".join(words)
+        signals = gopher_repetition(Split(text)) if text else None
+        for n in range(5, 11):
+            if signals is not None:
+                expected = _plain_duplicated_chars(words, n) / len(text)
+                assert signals[f"gopher_dup_{n}_gram_char_frac"] == expected
