@@ -90,7 +90,11 @@ def test_edits_rebuild_the_input_on_real_documents(web_jsonl: Path, tmp_path: Pa
     assert edited > 0
 
 
-def test_kill_and_resume_gives_the_uninterrupted_output(web_jsonl: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kill_in_pass", [0, 2])
+def test_kill_and_resume_gives_the_uninterrupted_output(web_jsonl: Path, tmp_path: Path,
+                                                       kill_in_pass: int) -> None:
+    """Killed while reading (pass 1 of 3), or in the last pass, after the exact and near
+    duplicate resolves (pass 3 of 3), the rerun gives the uninterrupted output."""
     config = tmp_path / "tiny-shards.yaml"
     config.write_text("input:\n  shard_size: 200KB\n")
     reference = tmp_path / "reference"
@@ -101,8 +105,8 @@ def test_kill_and_resume_gives_the_uninterrupted_output(web_jsonl: Path, tmp_pat
     command = [sys.executable, "-m", "tamis", "run", str(web_jsonl), "-o", str(out),
                "--config", str(config), "--workers", "2", "--quiet"]
     process = subprocess.Popen(command, env=env, start_new_session=True)
-    markers = out / "_tamis" / "done" / "pass-0"
-    deadline = time.monotonic() + 60
+    markers = out / "_tamis" / "done" / f"pass-{kill_in_pass}"
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list(markers.glob("0*.json"))) < 3:
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)

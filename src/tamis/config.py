@@ -61,6 +61,9 @@ class LimitsOptions(_Strict):
     step_timeout: float = Field(
         default=60.0, ge=0,
         description="seconds a document may spend in the per-document steps (0: no limit)")
+    max_document_chars: int = Field(
+        default=5_000_000, ge=0,
+        description="longer documents are removed before any step runs (0: no limit)")
 
 
 class ExecutorOptions(_Strict):

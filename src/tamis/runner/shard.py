@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 import xxhash
 import zstandard
 
-from tamis.config import Config
+from tamis.config import Config, LimitsOptions
 from tamis.document import Document
 from tamis.io.inputs import Shard
 from tamis.io.readers import read_shard
@@ -125,8 +125,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
                 if decision is not None:
                     _apply_decision(item, decision, segments[task.pass_index - 1].ends_with)
                 if item.kept:
-                    item = _run_steps(item, segment.steps, stats,
-                                      task.config.limits.step_timeout)
+                    item = _run_steps(item, segment.steps, stats, task.config.limits)
             if isinstance(item, Document) and item.kept and segment.ends_with is not None:
                 collected = segment.ends_with.collect(item)
                 if collected is not None:
@@ -210,7 +209,14 @@ def _to_document(record: RawRecord, steps: list[Step], stats: ShardStats) -> Doc
 
 
 def _run_steps(doc: Document, steps: list[Step], stats: ShardStats,
-               timeout: float) -> Document | ReadError:
+               limits: LimitsOptions) -> Document | ReadError:
+    # A document far longer than any real page would cost the signals gigabytes: it goes first.
+    longest = limits.max_document_chars
+    if longest and steps and len(doc.text) > longest:
+        doc.remove("limits", "too_long", f"{len(doc.text):,} characters, more than "
+                   f"limits.max_document_chars ({longest:,})")
+        return doc
+    timeout = limits.step_timeout
     step = None
     try:
         with time_limit(timeout):
