@@ -8,6 +8,7 @@ The shard's completion marker is written last, after every file is in place.
 
 from __future__ import annotations
 
+import io
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -19,12 +20,11 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
-import zstandard
 
 from tamis.config import Config, LimitsOptions
 from tamis.document import Document
 from tamis.io.inputs import Shard
-from tamis.io.readers import read_shard
+from tamis.io.readers import Decompressed, read_shard
 from tamis.io.records import RawRecord, ReadError, Skipped, preview
 from tamis.io.writers import JsonlZstWriter, open_writer, write_parquet_atomic
 from tamis.pipeline import Decision, GlobalStep, Step, document_from, split_into_segments
@@ -170,13 +170,11 @@ def _items(task: ShardTask, layout: Layout) -> Iterator[Any]:
     path = layout.state_file(task.pass_index - 1, task.shard.index)
     if not layout.fetch(path):  # the previous pass had no record for this shard
         return
-    with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as stream:
-        buffer = b""
-        while chunk := stream.read(1024 * 1024):
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                yield _from_state(orjson.loads(line))
+    with open(path, "rb") as raw:
+        # Line by line through a buffered reader: a huge record costs its size, not its
+        # size squared (re-splitting a growing buffer).
+        for line in io.BufferedReader(Decompressed(raw, "zstd"), 1024 * 1024):
+            yield _from_state(orjson.loads(line))
 
 
 def _first_records(items: Iterator[Any], limit: int) -> Iterator[Any]:
