@@ -19,6 +19,20 @@ DATA = SHARED / "data"
 SEED = SHARED / "seed"
 
 
+# Tests of reading and bookkeeping use this pipeline, so that tiny hand-made documents are not
+# judged by the default preset's quality filters.
+READING_PIPELINE = ["normalize", "drop_empty", "dedup_exact"]
+
+
+def reading_config(**input_options: Any) -> Any:
+    import tamis
+
+    overrides: dict[str, Any] = {"pipeline": READING_PIPELINE}
+    if input_options:
+        overrides["input"] = input_options
+    return tamis.load_config(overrides=overrides)
+
+
 def need_shared(path: Path) -> Path:
     """Skip (not fail) when the evaluation data beside the checkout is missing."""
     if not path.exists():

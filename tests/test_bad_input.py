@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from conftest import assert_conserved, read_output, tamis_command
+from conftest import assert_conserved, read_output, reading_config, tamis_command
 
 import tamis
 from tamis.config import ConfigError
@@ -23,7 +23,8 @@ def test_malformed_json_and_missing_text_become_error_records(tmp_path: Path) ->
     data = _lines(2) + b'{"id": "x", "text": "no end\n' + b'{"id": "y", "body": "?"}\n' + \
         b'[1, 2]\n' + b'{"id": "z", "text": 42}\n' + _lines(1, 2)
     (tmp_path / "in.jsonl").write_bytes(data)
-    result = tamis.run(tmp_path / "in.jsonl", tmp_path / "out", workers=1)
+    result = tamis.run(tmp_path / "in.jsonl", tmp_path / "out",
+                       config=reading_config(), workers=1)
     assert_conserved(tmp_path / "out")
     assert result.counts == {"read": 7, "kept": 3, "removed": 0, "errors": 4, "skipped": {}}
     errors = {error["source"]["line"]: error for error in read_output(tmp_path / "out", "errors")}
@@ -37,7 +38,8 @@ def test_malformed_json_and_missing_text_become_error_records(tmp_path: Path) ->
 def test_invalid_utf8_is_replaced_and_counted(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_bytes(b'{"id": "bad", "text": "caf\xe9 \xff\xfe ok"}\n')
     (tmp_path / "page.txt").write_bytes(b"na\xefve text \xc3")
-    tamis.run([tmp_path / "in.jsonl", tmp_path / "page.txt"], tmp_path / "out", workers=1)
+    tamis.run([tmp_path / "in.jsonl", tmp_path / "page.txt"], tmp_path / "out",
+                       config=reading_config(), workers=1)
     kept = {record["id"]: record for record in read_output(tmp_path / "out", "kept")}
     assert kept["bad"]["text"] == "caf\ufffd \ufffd\ufffd ok"
     assert kept["bad"]["signals"]["invalid_utf8_bytes"] == 3
@@ -51,7 +53,8 @@ def test_truncated_archive_keeps_the_records_before_the_cut(tmp_path: Path, kind
     packed = gzip.compress(data) if kind == "gz" else zstandard.ZstdCompressor().compress(data)
     path = tmp_path / f"in.jsonl.{kind}"
     path.write_bytes(packed[: len(packed) // 2])
-    result = tamis.run(path, tmp_path / "out", workers=1)
+    result = tamis.run(path, tmp_path / "out",
+                       config=reading_config(), workers=1)
     assert_conserved(tmp_path / "out")
     kept = read_output(tmp_path / "out", "kept")
     assert 1000 < len(kept) < 20_000
@@ -65,13 +68,15 @@ def test_truncated_archive_keeps_the_records_before_the_cut(tmp_path: Path, kind
 def test_empty_file_gives_no_records(tmp_path: Path) -> None:
     (tmp_path / "empty.jsonl").write_bytes(b"")
     (tmp_path / "one.jsonl").write_bytes(_lines(1))
-    result = tamis.run(tmp_path, tmp_path.parent / f"{tmp_path.name}-out", workers=1)
+    result = tamis.run(tmp_path, tmp_path.parent / f"{tmp_path.name}-out",
+                       config=reading_config(), workers=1)
     assert result.counts["read"] == 1 and result.counts["kept"] == 1
 
 
 def test_empty_documents_are_removed_with_a_reason(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_text('{"id": "e", "text": "  \\n\\t "}\n')
-    tamis.run(tmp_path / "in.jsonl", tmp_path / "out", workers=1)
+    tamis.run(tmp_path / "in.jsonl", tmp_path / "out",
+                       config=reading_config(), workers=1)
     removed = read_output(tmp_path / "out", "removed")
     assert removed[0]["removed_by"] == {"step": "drop_empty", "rule": "empty",
                                         "detail": "no text left"}
@@ -133,7 +138,8 @@ def test_duplicate_ids_are_kept_and_flagged(tmp_path: Path) -> None:
     lines = [{"id": "same", "text": "first text"}, {"id": "same", "text": "second text"},
              {"id": "other", "text": "third text"}]
     (tmp_path / "in.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    result = tamis.run(tmp_path / "in.jsonl", tmp_path / "out", workers=1)
+    result = tamis.run(tmp_path / "in.jsonl", tmp_path / "out",
+                       config=reading_config(), workers=1)
     assert result.counts["kept"] == 3
     assert result.manifest["duplicate_ids"] == {"count": 1, "examples": ["same"]}
     assert any("share their id" in warning for warning in result.warnings)
@@ -141,7 +147,8 @@ def test_duplicate_ids_are_kept_and_flagged(tmp_path: Path) -> None:
 
 def test_missing_ids_fall_back_to_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_text('{"text": "a"}\n\n{"text": "b", "lang": "en"}\n')
-    tamis.run(tmp_path / "in.jsonl", tmp_path / "out", workers=1)
+    tamis.run(tmp_path / "in.jsonl", tmp_path / "out",
+                       config=reading_config(), workers=1)
     kept = read_output(tmp_path / "out", "kept")
     assert [record["id"] for record in kept] == ["in.jsonl:1", "in.jsonl:3"]
     assert kept[1]["metadata"] == {"lang": "en"}
@@ -150,9 +157,8 @@ def test_missing_ids_fall_back_to_file_and_line(tmp_path: Path) -> None:
 def test_oversized_record_is_an_error_and_reading_goes_on(tmp_path: Path) -> None:
     big = json.dumps({"id": "big", "text": "x" * 5000}).encode() + b"\n"
     (tmp_path / "in.jsonl").write_bytes(_lines(1) + big + _lines(1, 1))
-    (tmp_path / "limits.yaml").write_text("input:\n  max_record_size: 1KB\n")
-    result = tamis.run(tmp_path / "in.jsonl", tmp_path / "out", config=tmp_path / "limits.yaml",
-                       workers=1)
+    result = tamis.run(tmp_path / "in.jsonl", tmp_path / "out",
+                       config=reading_config(max_record_size="1KB"), workers=1)
     assert result.counts["kept"] == 2 and result.counts["errors"] == 1
     error = read_output(tmp_path / "out", "errors")[0]
     assert "max_record_size" in error["error"] and error["source"]["line"] == 2

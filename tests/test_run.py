@@ -23,6 +23,7 @@ from conftest import (
 )
 
 import tamis
+from tamis.runner.layout import OutputError
 
 
 @pytest.fixture(scope="module")
@@ -186,3 +187,17 @@ def test_quick_start_example(tmp_path: Path) -> None:
     counts = manifest["counts"]
     assert counts["kept"] and counts["removed"] and counts["errors"] == 2
     assert "kept" in result.stderr and "removed" in result.stderr
+
+
+def test_a_run_killed_before_it_wrote_its_plan_starts_again(tmp_path: Path) -> None:
+    """A kill between creating the output's `_tamis` folder and writing `run.json` leaves a
+    folder the rerun must accept as its own."""
+    out = tmp_path / "out"
+    (out / "_tamis").mkdir(parents=True)
+    (out / "_tamis" / ".run.json.123.tmp").write_text("{")
+    result = tamis.run(REPO / "examples" / "corpus", out, workers=1)
+    assert result.counts["read"] == 12 and not result.resumed
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("not ours")
+    with pytest.raises(OutputError, match="holds no tamis run"):
+        tamis.run(REPO / "examples" / "corpus", tmp_path / "other", workers=1)

@@ -226,10 +226,19 @@ class Layout:
         return False
 
     def _holds_files(self) -> bool:
+        """Whether the folder holds anything but a `_tamis` folder left by a run killed before
+        it wrote `run.json` (that one is ours, and is cleared)."""
         if self.remote is None:
-            return self.root.exists() and any(self.root.iterdir())
+            if not self.root.exists():
+                return False
+            shutil.rmtree(self.meta, ignore_errors=True)
+            return any(self.root.iterdir())
         filesystem, base = self._store
-        return bool(filesystem.exists(base) and filesystem.ls(base))
+        if not filesystem.exists(base):
+            return False
+        if filesystem.exists(f"{base}/_tamis"):
+            filesystem.rm(f"{base}/_tamis", recursive=True)
+        return bool(filesystem.ls(base, refresh=True))
 
     def clear(self) -> None:
         for name in (*RECORD_KINDS, "_tamis"):
