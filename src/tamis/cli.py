@@ -44,6 +44,16 @@ exit codes: 0 finished (error records included), 2 bad usage or config, 3 no usa
 """
 
 
+# What the user did wrong (or what stopped the run), how it is labelled, and the exit code.
+KNOWN_ERRORS: tuple[tuple[type[Exception], str, int], ...] = (
+    (ConfigError, "config error", EXIT_USAGE),
+    (InputError, "input error", EXIT_INPUT),
+    (OutputError, "output error", EXIT_OUTPUT),
+    (CleanError, "error", EXIT_INPUT),
+    (RunError, "run stopped", EXIT_RUN),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tamis", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
@@ -142,21 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "inspect":
             return _inspect(args, err)
         return _clean(args)
-    except ConfigError as error:
-        err.print(f"[red]config error:[/] {escape(str(error))}")
-        return EXIT_USAGE
-    except InputError as error:
-        err.print(f"[red]input error:[/] {escape(str(error))}")
-        return EXIT_INPUT
-    except OutputError as error:
-        err.print(f"[red]output error:[/] {escape(str(error))}")
-        return EXIT_OUTPUT
-    except CleanError as error:
-        err.print(f"[red]error:[/] {escape(str(error))}")
-        return EXIT_INPUT
-    except RunError as error:
-        err.print(f"[red]run stopped:[/] {escape(str(error))}")
-        return EXIT_RUN
+    except (ConfigError, InputError, OutputError, CleanError, RunError) as error:
+        label, code = next((label, code) for kind, label, code in KNOWN_ERRORS
+                           if isinstance(error, kind))
+        err.print(f"[red]{label}:[/] {escape(str(error))}")
+        return code
     except KeyboardInterrupt:
         err.print("interrupted; rerun the same command to resume")
         return EXIT_INTERRUPTED
