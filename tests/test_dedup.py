@@ -123,3 +123,109 @@ def test_a_corrupt_intermediate_file_is_detected_and_rebuilt(tmp_path: Path) -> 
     assert output_bytes(tmp_path / "out") == output_bytes(tmp_path / "reference")
     assert result.counts["read"] == 400
     assert_conserved(tmp_path / "out")
+
+
+@pytest.fixture(scope="module")
+def real_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 1,200 documents of the near-duplicate set (real pages and their near copies),
+    plus an exact copy of every tenth document under a new id, in two files."""
+    source = need_shared(DATA / "derived" / "dev" / "neardup.jsonl.gz")
+    with gzip.open(source, "rt", encoding="utf-8") as lines:
+        docs = [{"id": doc["id"], "text": doc["text"]}
+                for doc in map(json.loads, lines)][:1200]
+    docs += [{"id": f"copy-{doc['id']}", "text": doc["text"]} for doc in docs[::10]]
+    folder = tmp_path_factory.mktemp("real") / "in"
+    folder.mkdir()
+    half = len(docs) // 2
+    write(folder / "a.jsonl", docs[:half])
+    write(folder / "b.jsonl", docs[half:])
+    return folder
+
+
+def test_a_tiny_memory_budget_spills_to_partitions_and_changes_nothing(
+        real_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a budget of 20 KB the band keys, the hashes and the id joins are split over many
+    partition files, and the union-find's parent array is memory-mapped; kept/ and removed/ are
+    byte for byte those of the default budget."""
+    from tamis.dedup import outofcore
+
+    partitions: list[int] = []
+    original = outofcore.Partitions.__init__
+
+    def counting(self, folder, dtype, count):  # type: ignore[no-untyped-def]
+        partitions.append(count)
+        original(self, folder, dtype, count)
+
+    monkeypatch.setattr(outofcore.Partitions, "__init__", counting)
+    pipeline = {"pipeline": ["dedup_exact", "dedup_near"],
+                "input": {"shard_size": "1MB"}}
+    results = {}
+    for name, budget in (("default", 1024), ("tiny", 0.02)):
+        config = tamis.load_config(overrides={**pipeline, "limits": {"memory_mb": budget}})
+        results[name] = tamis.run(real_corpus, tmp_path / name, config=config, workers=2)
+        if name == "default":
+            assert set(partitions) == {1}
+            partitions.clear()
+    assert min(partitions) > 1 and max(partitions) >= 8
+    assert output_bytes(tmp_path / "tiny") == output_bytes(tmp_path / "default")
+    removed = results["tiny"].manifest["counts"]
+    assert results["tiny"].counts == results["default"].counts
+    assert removed["removed"] > 200  # the exact copies and many near copies
+    assert_conserved(tmp_path / "tiny")
+
+
+def test_keep_longest_gives_the_same_decisions_at_any_budget(tmp_path: Path) -> None:
+    """The keep-longest grouping (spilled by root range) at a tiny budget against the default."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tamis.dedup.near import NearDedup, NearOptions
+    from tamis.document import Document
+
+    source = need_shared(DATA / "derived" / "dev" / "neardup.jsonl.gz")
+    with gzip.open(source, "rt", encoding="utf-8") as lines:
+        docs = [json.loads(line) for line in lines][:1000]
+    step = NearDedup(NearOptions(keep="longest"))
+    key_files = []
+    for shard in range(4):
+        rows = []
+        for index, doc in enumerate(docs[shard::4]):
+            collected = step.collect(Document(doc["id"], doc["text"]))
+            if collected is not None:
+                rows.append({"index": index, "id": doc["id"], **collected})
+        key_files.append(tmp_path / f"keys-{shard}.parquet")
+        pq.write_table(pa.Table.from_pylist(rows), key_files[-1])
+    decided = {}
+    for budget in (1024 * 1024**2, 20_000):
+        step.memory_budget = budget
+        decided[budget] = pa.concat_tables(step.resolve(key_files, tmp_path / str(budget)))
+        assert not any((tmp_path / str(budget)).rglob("*.bin"))  # scratch removed
+    assert decided[20_000].equals(decided[1024 * 1024**2])
+    assert decided[20_000].num_rows > 200
+
+
+def test_union_find_roots_are_the_earliest_document_of_each_component() -> None:
+    """Vectorised hooking against a plain one-edge-at-a-time union-find, on random links."""
+    import numpy as np
+
+    from tamis.dedup.outofcore import UnionFind
+
+    generator = np.random.default_rng(3)
+    for size, links in ((50, 30), (2000, 1500), (2000, 4000)):
+        first = generator.integers(0, size, links)
+        second = generator.integers(0, size, links)
+        plain = list(range(size))
+        for a, b in zip(first.tolist(), second.tolist(), strict=True):
+            ra, rb = _plain_find(plain, a), _plain_find(plain, b)
+            plain[max(ra, rb)] = min(ra, rb)
+        clusters = UnionFind(size, Path("unused"), 1 << 30)
+        for chunk in range(0, links, 97):  # links arrive in batches, as bands and partitions
+            clusters.union(first[chunk:chunk + 97], second[chunk:chunk + 97])
+        assert clusters.roots(0, size).tolist() == [_plain_find(plain, node)
+                                                    for node in range(size)]
+
+
+def _plain_find(parent: list[int], node: int) -> int:
+    while parent[node] != node:
+        node = parent[node]
+    return node

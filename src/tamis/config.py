@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
-from tamis.pipeline import Step, build_step, registry
+from tamis.pipeline import GlobalStep, Step, build_step, registry
 
 PRESETS = ("default", "clean", "dedup", "fineweb", "gopher", "c4", "c4-datatrove")
 
@@ -56,7 +56,8 @@ class OutputOptions(_Strict):
 
 
 class LimitsOptions(_Strict):
-    """Guards that keep one hostile document from stalling a worker."""
+    """Guards that keep one hostile document from stalling a worker, and the memory budget of
+    the global steps."""
 
     step_timeout: float = Field(
         default=60.0, ge=0,
@@ -64,6 +65,14 @@ class LimitsOptions(_Strict):
     max_document_chars: int = Field(
         default=5_000_000, ge=0,
         description="longer documents are removed before any step runs (0: no limit)")
+    # One budget for the machine rather than an option per step: it is a property of where the
+    # run happens, not of the recipe, and every global step (exact and near dedup) resolves with
+    # it. It never changes the output (tested), so it is left out of the run's fingerprint: a
+    # run whose resolve ran out of memory resumes with a smaller budget.
+    memory_mb: float = Field(
+        default=1024, gt=0,
+        description="memory in MB a global step's resolve may use for its sorts and joins; "
+                    "above it, the work spills to partition files in the run's work folder")
 
 
 class ExecutorOptions(_Strict):
@@ -97,12 +106,16 @@ class Config(_Strict):
     pipeline: list[StepEntry] = Field(default_factory=list)
 
     def build_steps(self) -> list[Step]:
-        return [build_step(entry.name, entry.options) for entry in self.pipeline]
+        steps = [build_step(entry.name, entry.options) for entry in self.pipeline]
+        for step in steps:
+            if isinstance(step, GlobalStep):
+                step.memory_budget = int(self.limits.memory_mb * 1024**2)
+        return steps
 
     def fingerprint(self) -> str:
         """A hash of everything that changes the output (workers and progress do not)."""
-        canonical = json.dumps(self.model_dump(mode="json", exclude={"executor"}),
-                               sort_keys=True)
+        canonical = json.dumps(self.model_dump(
+            mode="json", exclude={"executor": True, "limits": {"memory_mb"}}), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 

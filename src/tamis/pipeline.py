@@ -12,10 +12,12 @@ before any work starts.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
 from tamis.document import Document
@@ -61,6 +63,18 @@ class Decision:
     id: str | None = None  # the removed document's id, so later passes can follow chains
 
 
+# The decisions a global step hands to the next pass, one row per removed document.
+DECISIONS_SCHEMA = pa.schema([("shard", pa.int64()), ("index", pa.int64()),
+                              ("rule", pa.string()), ("detail", pa.string()),
+                              ("duplicate_of", pa.string()), ("cluster", pa.string()),
+                              ("id", pa.string())])
+
+# What `resolve` returns: per shard index, the decisions by record index (fine for small
+# corpora), or Arrow tables with DECISIONS_SCHEMA in (shard, index) order, written as they come
+# (so a corpus-sized list of decisions is never held in memory).
+Decisions = Mapping[int, Mapping[int, Decision]] | Iterable[pa.Table]
+
+
 class GlobalStep(Step):
     """A step that needs the whole corpus before it can judge one document.
 
@@ -69,6 +83,11 @@ class GlobalStep(Step):
     removes the documents that `resolve` named.
     """
 
+    # Bytes `resolve` may hold (beyond the interpreter and libraries). The config's
+    # `limits.memory_mb` sets it on every global step it builds; this default is for a step
+    # made directly in Python.
+    memory_budget: int = 1024 * 1024**2
+
     def __call__(self, doc: Document) -> None:  # global steps do not run per document
         raise TypeError(f"{self.name} is a global step; the runner calls collect/resolve")
 
@@ -76,11 +95,12 @@ class GlobalStep(Step):
         """Per-document data this step needs later (a hash, a signature), or None to skip."""
         raise NotImplementedError
 
-    def resolve(self, key_files: list[Path], work_dir: Path) -> dict[int, dict[int, Decision]]:
-        """Read every shard's keys and return, per shard index, the decisions by record index.
+    def resolve(self, key_files: list[Path], work_dir: Path) -> Decisions:
+        """Read every shard's keys and return the decisions (see `Decisions`).
 
         `key_files[i]` holds shard i's keys (Parquet with columns `index`, `id` and what
-        `collect` returned), or does not exist when the shard had no kept documents.
+        `collect` returned), or does not exist when the shard had no kept documents. `work_dir`
+        is this pass's work folder, for scratch files.
         """
         raise NotImplementedError
 

@@ -6,28 +6,47 @@ folded to 0), hashed once each, combined into n-gram hashes with NumPy, and min-
 `bands * rows` multiply-shift hash functions at once. Each band of `rows` minima becomes one
 64-bit bucket key; only those keys are kept.
 
-Across the corpus (`resolve`): one band at a time (memory: one band's keys for the corpus), the
-keys are sorted and every bucket links its members to its first one; a union-find whose root is
-always the earliest document (input order) merges the links. Each cluster keeps one member (the
-first in input order, or the longest) and the others are removed naming it.
+Across the corpus (`resolve`): one band at a time, the keys are sorted and every bucket links
+its members to its first one; a union-find whose root is always the earliest document (input
+order) merges the links. Each cluster keeps one member (the first in input order, or the longest)
+and the others are removed naming it, which is also the cluster's name.
+
+Memory is bounded by the run's budget (`limits.memory_mb`), not by the corpus: when one band's
+keys for the corpus would not fit (about `BYTES_PER_BAND_KEY` bytes a document while sorting),
+they are spilled into partition files by their top bits, and each partition, which holds whole
+buckets, is sorted alone (`outofcore.py`). The one term that grows with the corpus is the
+union-find's parent array, 8 bytes a document, memory-mapped once it passes a quarter of the
+budget. The output is the same at any budget.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import regex
 import xxhash
 from pydantic import Field
 
+from tamis.dedup.outofcore import (
+    KeyFiles,
+    Partitions,
+    Removals,
+    UnionFind,
+    partition_count,
+    run_heads,
+    scratch,
+)
 from tamis.document import Document
-from tamis.pipeline import Decision, GlobalStep, StepOptions, register
+from tamis.pipeline import GlobalStep, StepOptions, register
 from tamis.text import split
 
 _MARKS = regex.compile(r"\p{Mn}+")
@@ -36,6 +55,10 @@ _DIGITS = regex.compile(r"\d")
 _SEPARATOR = "\x01"
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # combines word hashes into n-gram hashes
 _KEY_MASK = (1 << 63) - 1
+# Peak bytes per document while one band's keys are grouped in memory: the (key, node) records,
+# the sort order, the sorted copies and the bucket arrays (measured with tracemalloc).
+BYTES_PER_BAND_KEY = 80
+NODES_PER_CHUNK = 1 << 20  # documents per step when walking the union-find's roots
 
 
 class NearOptions(StepOptions):
@@ -148,82 +171,102 @@ class NearDedup(GlobalStep):
         return {"length": len(doc.text), **{f"band_{number}": key
                                             for number, key in enumerate(keys)}}
 
-    def resolve(self, key_files: list[Path], work_dir: Path) -> dict[int, dict[int, Decision]]:
-        present = [(shard, path) for shard, path in enumerate(key_files) if path.exists()]
-        if not present:
-            return {}
-        base = self._positions(present)
-        total = int(base[-1][2]) if base else 0
-        parent = np.arange(total, dtype=np.int64)
+    def resolve(self, key_files: list[Path], work_dir: Path) -> Iterator[pa.Table]:
+        corpus = KeyFiles(key_files)
+        if not corpus.size:
+            return
+        folder = scratch(work_dir, self.name)
+        clusters = UnionFind(corpus.size, folder, self.memory_budget)
+        budget = max(self.memory_budget - clusters.memory, 1)
+        partitions = partition_count(corpus.size, BYTES_PER_BAND_KEY, budget)
         for band in range(self.options.bands):
-            column = f"band_{band}"
-            keys = np.concatenate([pq.read_table(path, columns=[column]).column(column)
-                                   .to_numpy() for _, path in present])
-            order = np.argsort(keys, kind="stable")  # stable: ties stay in input order
-            sorted_keys = keys[order]
-            starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-            bucket_first = np.repeat(order[starts], np.diff(np.r_[starts, len(order)]))
-            linked = bucket_first != order
-            for first, member in zip(bucket_first[linked].tolist(), order[linked].tolist(),
-                                     strict=True):
-                _union(parent, first, member)
-        return self._decisions(parent, present, base)
-
-    def _positions(self, present: list[tuple[int, Path]]) -> list[tuple[int, int, int]]:
-        """(shard, first position, end position) of each shard's keys in corpus order."""
-        spans = []
-        position = 0
-        for shard, path in present:
-            rows = pq.ParquetFile(path).metadata.num_rows
-            spans.append((shard, position, position + rows))
-            position += rows
-        return spans
-
-    def _decisions(self, parent: np.ndarray, present: list[tuple[int, Path]],
-                   spans: list[tuple[int, int, int]]) -> dict[int, dict[int, Decision]]:
-        roots = np.array([_find(parent, node) for node in range(len(parent))], dtype=np.int64)
-        duplicated = np.flatnonzero(np.bincount(roots, minlength=len(parent)) > 1)
-        if not len(duplicated):
-            return {}
-        tables = [pq.read_table(path, columns=["index", "id", "length"])
-                  for _, path in present]
-        table = pa.concat_tables(tables)
-        ids = table.column("id").to_pylist()
-        indices = table.column("index").to_numpy()
-        lengths = table.column("length").to_numpy()
-        shard_of = np.concatenate([np.full(end - start, shard, dtype=np.int64)
-                                   for shard, start, end in spans])
-        members: dict[int, list[int]] = {}
-        for node in np.flatnonzero(np.isin(roots, duplicated)).tolist():
-            members.setdefault(int(roots[node]), []).append(node)
-        decisions: dict[int, dict[int, Decision]] = {}
+            self._link_band(corpus, f"band_{band}", partitions, folder / "keys", clusters)
+        removals = Removals(corpus, folder / "removed", budget)
+        if self.options.keep == "first":
+            self._first_survives(corpus, clusters, removals)
+        else:
+            self._longest_survives(corpus, clusters, removals, folder / "groups", budget)
         shape = f"MinHash {self.options.bands}x{self.options.rows}, {self.options.ngram}-grams"
-        for root, group in members.items():
-            keeper = root
-            if self.options.keep == "longest":
-                keeper = min(group, key=lambda node: (-int(lengths[node]), node))
-            for node in group:
-                if node == keeper:
-                    continue
-                decisions.setdefault(int(shard_of[node]), {})[int(indices[node])] = Decision(
-                    "near_duplicate", f"near copy of {ids[keeper]} ({shape})",
-                    ids[keeper], ids[root], ids[node])
-        return decisions
 
+        def columns(table: pa.Table) -> dict[str, pa.Array]:
+            keeper = table.column("duplicate_of")
+            return {"rule": pa.array(["near_duplicate"] * table.num_rows, pa.string()),
+                    "detail": pc.binary_join_element_wise("near copy of ", keeper,
+                                                          f" ({shape})", ""),
+                    "cluster": keeper}
 
-def _find(parent: np.ndarray, node: int) -> int:
-    root = node
-    while parent[root] != root:
-        root = parent[root]
-    while parent[node] != root:  # path compression
-        parent[node], node = root, parent[node]
-    return int(root)
+        yield from removals.decisions(columns)
+        shutil.rmtree(folder, ignore_errors=True)
 
+    @staticmethod
+    def _link_band(corpus: KeyFiles, column: str, partitions: int, folder: Path,
+                   clusters: UnionFind) -> None:
+        """Link every document of each bucket of one band to the bucket's first document.
 
-def _union(parent: np.ndarray, first: int, second: int) -> None:
-    """Link two sets; the root is always the earlier document, so clusters are deterministic."""
-    a, b = _find(parent, first), _find(parent, second)
-    if a != b:
-        parent[max(a, b)] = min(a, b)
+        The keys are spilled by their top bits, so one partition holds whole buckets and is
+        grouped alone; with one partition nothing is written.
+        """
+        shift = np.uint64(63 - (partitions.bit_length() - 1))
+        spill = Partitions(folder, np.dtype([("key", np.int64), ("node", np.int64)]),
+                           partitions)
+        for path, start in corpus:
+            keys = pq.read_table(path, columns=[column]).column(column).to_numpy()
+            records = np.empty(len(keys), spill.dtype)
+            records["key"], records["node"] = keys, np.arange(start, start + len(keys))
+            spill.add((keys.astype(np.uint64) >> shift).astype(np.int64), records)
+        for number in range(partitions):
+            records = spill.take(number)
+            if not len(records):
+                continue
+            order = np.argsort(records["key"], kind="stable")  # ties stay in input order
+            keys, nodes = records["key"][order], records["node"][order]
+            del records, order
+            new_bucket = np.r_[True, keys[1:] != keys[:-1]]
+            first = nodes[run_heads(new_bucket)]
+            clusters.union(first[~new_bucket], nodes[~new_bucket])
+
+    @staticmethod
+    def _first_survives(corpus: KeyFiles, clusters: UnionFind, removals: Removals) -> None:
+        """Each cluster keeps its root, its earliest document; the others name it."""
+        for low in range(0, corpus.size, NODES_PER_CHUNK):
+            high = min(low + NODES_PER_CHUNK, corpus.size)
+            roots = clusters.roots(low, high)
+            removed = np.flatnonzero(roots != np.arange(low, high)) + low
+            removals.add(removed, roots[removed - low])
+
+    @staticmethod
+    def _longest_survives(corpus: KeyFiles, clusters: UnionFind, removals: Removals,
+                          folder: Path, budget: int) -> None:
+        """Each cluster keeps its longest document (the earliest of equals).
+
+        Members are spilled by root range with their lengths; each range then holds whole
+        clusters, which a sort by (root, longest first, input order) groups.
+        """
+        dtype = np.dtype([("root", np.int64), ("node", np.int64), ("length", np.int64)])
+        span = max(budget // (dtype.itemsize * 6), 256)
+        ranges = max(-(-corpus.size // span), 1)
+        spill = Partitions(folder, dtype, ranges)
+        for low in range(0, corpus.size, NODES_PER_CHUNK):
+            high = min(low + NODES_PER_CHUNK, corpus.size)
+            roots = clusters.roots(low, high)
+            members = np.flatnonzero(roots != np.arange(low, high))
+            records = np.empty(len(members), dtype)
+            records["root"], records["node"] = roots[members], members + low
+            records["length"] = corpus.column("length", low, high).to_numpy()[members]
+            spill.add(records["root"] // span, records)
+        for number in range(ranges):
+            records = spill.take(number)
+            if not len(records):
+                continue
+            low = number * span
+            roots = np.unique(records["root"])
+            lengths = corpus.column("length", low, min(low + span, corpus.size)).to_numpy()
+            heads = np.empty(len(roots), dtype)
+            heads["root"], heads["node"], heads["length"] = roots, roots, lengths[roots - low]
+            group = np.concatenate([records, heads])
+            group = group[np.lexsort((group["node"], -group["length"], group["root"]))]
+            new_cluster = np.r_[True, group["root"][1:] != group["root"][:-1]]
+            keeper = group["node"][run_heads(new_cluster)]
+            removals.add(group["node"][~new_cluster], keeper[~new_cluster])
 
 

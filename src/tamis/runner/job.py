@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -29,8 +29,8 @@ import pyarrow.parquet as pq
 import tamis
 from tamis.config import Config, load_config
 from tamis.io.inputs import Shard, discover, plan_shards
-from tamis.io.writers import write_parquet_atomic
-from tamis.pipeline import Decision, GlobalStep, split_into_segments
+from tamis.io.writers import temp_path
+from tamis.pipeline import DECISIONS_SCHEMA, Decision, Decisions, GlobalStep, split_into_segments
 from tamis.report.aggregate import cluster_summary, environment_versions, merge
 from tamis.runner import progress
 from tamis.runner.layout import RECORD_KINDS, Layout, OutputError
@@ -110,14 +110,12 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
             resolved = layout.resolved_marker(pass_index)
             if segment.ends_with is not None and not _resolved_intact(layout, pass_index):
                 display.message(f"resolving {segment.ends_with.name}")
-                decisions = pool.resolve(segment.ends_with, layout, pass_index, len(shards))
-                _write_decisions(layout.decisions_file(pass_index), decisions)
+                removed, digest = pool.resolve(segment.ends_with, layout, pass_index,
+                                               len(shards))
                 decisions_file = layout.decisions_file(pass_index)
                 layout.write_json(resolved, {
-                    "documents_removed": sum(map(len, decisions.values())),
-                    "files": {str(decisions_file.relative_to(layout.root)):
-                              layout.checksum(decisions_file)}})
-                layout.publish(decisions_file)
+                    "documents_removed": removed,
+                    "files": {str(decisions_file.relative_to(layout.root)): digest}})
     finally:
         pool.close()
         display.close()
@@ -185,7 +183,7 @@ class _Pool:
             display.update(done)
 
     def resolve(self, step: GlobalStep, layout: Layout, pass_index: int,
-                shard_count: int) -> dict[int, dict[int, Decision]]:
+                shard_count: int) -> tuple[int, str]:
         return resolve_step(step, layout, pass_index, shard_count)
 
     def close(self) -> None:
@@ -206,12 +204,18 @@ def _failure(task: ShardTask, error: BaseException) -> Exception:
 
 
 def resolve_step(step: GlobalStep, layout: Layout, pass_index: int,
-                 shard_count: int) -> dict[int, dict[int, Decision]]:
-    """Fetch every shard's keys for a global step and let it decide (any executor runs this)."""
+                 shard_count: int) -> tuple[int, str]:
+    """Fetch every shard's keys, let the global step decide, and write (and publish) its
+    decisions file. Returns the number of documents removed and the file's checksum. Any
+    executor runs this, on whichever machine: only the count and the checksum travel back."""
     key_files = [layout.keys_file(pass_index, shard) for shard in range(shard_count)]
     for path in key_files:
         layout.fetch(path)
-    return step.resolve(key_files, layout.work(pass_index))
+    path = layout.decisions_file(pass_index)
+    removed = _write_decisions(path, step.resolve(key_files, layout.work(pass_index)))
+    digest = layout.checksum(path)
+    layout.publish(path)
+    return removed, digest
 
 
 def _rebuild_corrupt(layout: Layout, config: Config, shards: list[Shard], pass_index: int,
@@ -276,16 +280,29 @@ def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
         display.update(done)
 
 
-def _write_decisions(path: Path, decisions: dict[int, dict[int, Decision]]) -> None:
+def _write_decisions(path: Path, decisions: Decisions) -> int:
+    """Write the decisions file (atomically) as the decisions come; returns how many rows."""
+    if isinstance(decisions, Mapping):
+        decisions = [_decisions_table(decisions)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_path(path)
+    rows = 0
+    with pq.ParquetWriter(temp, DECISIONS_SCHEMA) as writer:
+        for table in decisions:
+            writer.write_table(table.select(DECISIONS_SCHEMA.names).cast(DECISIONS_SCHEMA),
+                               row_group_size=1 << 16)
+            rows += table.num_rows
+    os.replace(temp, path)
+    return rows
+
+
+def _decisions_table(decisions: Mapping[int, Mapping[int, Decision]]) -> pa.Table:
     rows = [{"shard": shard, "index": index, "rule": decision.rule, "detail": decision.detail,
              "duplicate_of": decision.duplicate_of, "cluster": decision.cluster,
              "id": decision.id}
             for shard, by_index in sorted(decisions.items())
             for index, decision in sorted(by_index.items())]
-    schema = pa.schema([("shard", pa.int64()), ("index", pa.int64()), ("rule", pa.string()),
-                        ("detail", pa.string()), ("duplicate_of", pa.string()),
-                        ("cluster", pa.string()), ("id", pa.string())])
-    write_parquet_atomic(path, pa.Table.from_pylist(rows, schema=schema))
+    return pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA)
 
 
 def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any],

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tamis.config import ExecutorOptions
-from tamis.pipeline import Decision, GlobalStep
+from tamis.pipeline import GlobalStep
 from tamis.runner import progress
 from tamis.runner.layout import Layout
 from tamis.runner.shard import ShardTask, run_shard
@@ -69,7 +69,7 @@ class RayPool:
             display.update(done)
 
     def resolve(self, step: GlobalStep, layout: Layout, pass_index: int,
-                shard_count: int) -> dict[int, dict[int, Decision]]:
+                shard_count: int) -> tuple[int, str]:
         return self.ray.get(self.resolve_task.remote(step, layout, pass_index, shard_count))
 
     def close(self) -> None:
