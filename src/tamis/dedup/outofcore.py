@@ -74,7 +74,7 @@ class KeyFiles:
         for (_, path), start in zip(self.files, self.starts.tolist(), strict=False):
             yield path, start
 
-    def column(self, name: str, low: int, high: int) -> pa.Array:
+    def column(self, name: str, low: int, high: int) -> pa.ChunkedArray:
         """Column `name` of nodes low..high-1, reading only the shard files that hold them."""
         first = int(np.searchsorted(self.starts, low, side="right")) - 1
         pieces = []
@@ -85,8 +85,8 @@ class KeyFiles:
             values = pq.read_table(self.files[position][1], columns=[name]).column(name)
             pieces.append(values.slice(max(low - start, 0), min(high, end) - max(low, start)))
         if not pieces:
-            return pa.array([], pa.int64())
-        return pa.chunked_array(pieces).combine_chunks()
+            return pa.chunked_array([], pa.int64())
+        return pa.chunked_array([chunk for piece in pieces for chunk in piece.chunks])
 
     def shard_of(self, nodes: np.ndarray) -> np.ndarray:
         return self.shard_numbers[np.searchsorted(self.starts, nodes, side="right") - 1]
