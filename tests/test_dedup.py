@@ -229,3 +229,25 @@ def _plain_find(parent: list[int], node: int) -> int:
     while parent[node] != node:
         node = parent[node]
     return node
+
+
+def test_memoised_word_hashes_equal_hashing_the_normalised_words() -> None:
+    """The per-word memo (each word normalised once per process) gives exactly the hashes of
+    `normalized_words`, which normalises the whole document at once: on real pages in many
+    languages, with a memo small enough to be cleared midway."""
+    import numpy as np
+    import xxhash
+
+    from tamis.dedup.near import WordHashes, normalized_words
+    from tamis.document import Document
+    from tamis.text import split
+
+    source = need_shared(DATA / "derived" / "dev" / "neardup.jsonl.gz")
+    with gzip.open(source, "rt", encoding="utf-8") as lines:
+        docs = [Document(doc["id"], doc["text"]) for doc in map(json.loads, lines)][::5]
+    docs.append(Document("sigma", "ΟΔΟΣ ΑΘΗΝΑΣ, Σ. Café 12,5% — l'été! ΣΑΣ"))
+    memo = WordHashes(limit=20_000)
+    for doc in docs:
+        expected = [xxhash.xxh3_64_intdigest(word.encode()) for word in normalized_words(doc)]
+        assert memo(split(doc).words).tolist() == expected, doc.id
+    assert np.count_nonzero(memo.table) > 0

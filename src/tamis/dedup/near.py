@@ -71,7 +71,12 @@ class NearOptions(StepOptions):
 
 def normalized_words(doc: Document) -> list[str]:
     """The document's words, normalised the FineWeb way, from its one split."""
-    words = split(doc).words
+    return _normalise(split(doc).words)
+
+
+def _normalise(words: list[str]) -> list[str]:
+    """Lowercase, strip accents, drop punctuation and symbols, fold digits to 0: one pass of
+    each over all the words at once; words left empty are dropped."""
     if not words:
         return []
     joined = _SEPARATOR.join(words).lower()
@@ -80,36 +85,80 @@ def normalized_words(doc: Document) -> list[str]:
     return [word for word in joined.split(_SEPARATOR) if word]
 
 
-_WORD_HASH_CACHE: dict[str, int] = {}
-_CACHE_LIMIT = 1_000_000
+class WordHashes:
+    """A per-process memo from a word as split to the 64-bit hash of its normalised form.
+
+    Web text reuses its words, so most words are looked up, not normalised and hashed: the
+    document's words become slot numbers in one pass (`np.fromiter` over a dict lookup) and the
+    hashes come from a NumPy table by slot. Slot 0 stands for a word that normalises to nothing
+    (punctuation), which is dropped as `normalized_words` drops it. Each word is normalised on
+    its own (as part of one batch of new words joined by a separator, so exactly the operations
+    `normalized_words` runs); no operation of the normalisation reaches across the separator,
+    so the hashes are the same as hashing `normalized_words(doc)` (a test compares them).
+    """
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.limit = limit
+        self.slots: dict[str, int] = {}
+        self.table = np.zeros(1 << 16, dtype=np.uint64)
+
+    def __call__(self, words: list[str]) -> np.ndarray:
+        """The hashes of the document's normalised words, in order."""
+        try:
+            slots = np.fromiter(map(self.slots.__getitem__, words), dtype=np.int64,
+                                count=len(words))
+        except KeyError:  # new words: normalise and hash them, then look up again
+            missing = set(words).difference(self.slots)
+            if len(self.slots) + len(missing) > self.limit:
+                self.slots.clear()
+                missing = set(words)
+            self._add(list(missing))
+            slots = np.fromiter(map(self.slots.__getitem__, words), dtype=np.int64,
+                                count=len(words))
+        return self.table[slots[slots != 0]]
+
+    def _add(self, words: list[str]) -> None:
+        joined = _SEPARATOR.join(words).lower()
+        joined = _MARKS.sub("", unicodedata.normalize("NFD", joined))
+        normalised = _DIGITS.sub("0", _PUNCTUATION.sub("", joined)).split(_SEPARATOR)
+        first = len(self.slots) + 1
+        if first + len(words) > len(self.table):
+            grown = np.zeros(max(2 * len(self.table), first + len(words)), dtype=np.uint64)
+            grown[: len(self.table)] = self.table
+            self.table = grown
+        for slot, (word, form) in enumerate(zip(words, normalised, strict=True), first):
+            if form:
+                self.slots[word] = slot
+                self.table[slot] = xxhash.xxh3_64_intdigest(form.encode())
+            else:
+                self.slots[word] = 0
 
 
-def _word_hashes(words: list[str]) -> dict[str, int]:
-    """A per-process memo of word -> 64-bit hash: web text reuses its words, so most lookups
-    never hash at all."""
-    cache = _WORD_HASH_CACHE
-    missing = [word for word in set(words) if word not in cache]
-    if len(cache) + len(missing) > _CACHE_LIMIT:
-        cache.clear()
-        missing = list(set(words))
-    for word in missing:
-        cache[word] = xxhash.xxh3_64_intdigest(word.encode())
-    return cache
+_WORD_HASHES = WordHashes()
 
 
-def shingle_hashes(words: list[str], ngram: int) -> np.ndarray:
-    """64-bit hashes of every word n-gram (the whole text when it has fewer than n words)."""
-    if not words:
-        return np.zeros(0, dtype=np.uint64)
-    hashes = np.fromiter(map(_word_hashes(words).__getitem__, words), dtype=np.uint64,
-                         count=len(words))
-    if len(words) < ngram:
-        ngram = len(words)
-    combined = hashes[: len(hashes) - ngram + 1].copy()
+def word_hashes(doc: Document) -> np.ndarray:
+    """64-bit hashes of the document's normalised words, from its one split."""
+    words = split(doc).words
+    if _SEPARATOR in doc.text:  # rare; the batch normalisation needs the separator free
+        return np.array([xxhash.xxh3_64_intdigest(word.encode())
+                         for word in _normalise(words)], dtype=np.uint64)
+    return _WORD_HASHES(words)
+
+
+def shingle_hashes(hashes: np.ndarray, ngram: int) -> np.ndarray:
+    """64-bit hashes of every word n-gram (the whole text when it has fewer than n words), from
+    the word hashes. Repeated n-grams stay repeated: a minimum does not care."""
+    if not len(hashes):
+        return hashes
+    ngram = min(ngram, len(hashes))
+    count = len(hashes) - ngram + 1
+    combined = hashes[:count].copy()
     with np.errstate(over="ignore"):
         for offset in range(1, ngram):
-            combined = combined * _MULTIPLIER + hashes[offset: len(hashes) - ngram + 1 + offset]
-    return np.unique(combined)
+            combined *= _MULTIPLIER
+            combined += hashes[offset: offset + count]
+    return combined
 
 
 class MinHasher:
@@ -119,16 +168,20 @@ class MinHasher:
         generator = np.random.default_rng(seed)
         count = bands * rows
         self.bands, self.rows = bands, rows
-        self.multipliers = generator.integers(1, 2**63, count, dtype=np.uint64) * 2 + 1
-        self.offsets = generator.integers(0, 2**63, count, dtype=np.uint64)
+        multipliers = generator.integers(1, 2**63, count, dtype=np.uint64) * 2 + 1
+        offsets = generator.integers(0, 2**63, count, dtype=np.uint64)
+        # Hash functions down the rows, shingles along them: each function's minimum is then
+        # taken over contiguous memory (several times faster than the transposed layout).
+        self.multipliers, self.offsets = multipliers[:, None], offsets[:, None]
 
     def band_keys(self, shingles: np.ndarray) -> list[int]:
         """One 64-bit bucket key per band; empty documents get no keys."""
         if not len(shingles):
             return []
         with np.errstate(over="ignore"):
-            permuted = shingles[:, None] * self.multipliers[None, :] + self.offsets[None, :]
-        signature = permuted.min(axis=0).reshape(self.bands, self.rows)
+            permuted = self.multipliers * shingles[None, :]
+            permuted += self.offsets
+        signature = permuted.min(axis=1).reshape(self.bands, self.rows)
         # 63 bits: the keys travel through Parquet as signed 64-bit integers.
         return [xxhash.xxh3_64_intdigest(band.tobytes()) & _KEY_MASK for band in signature]
 
@@ -165,7 +218,7 @@ class NearDedup(GlobalStep):
         self.hasher = MinHasher(self.options.bands, self.options.rows, self.options.seed)
 
     def collect(self, doc: Document) -> dict[str, Any] | None:
-        keys = self.hasher.band_keys(shingle_hashes(normalized_words(doc), self.options.ngram))
+        keys = self.hasher.band_keys(shingle_hashes(word_hashes(doc), self.options.ngram))
         if not keys:
             return None
         return {"length": len(doc.text), **{f"band_{number}": key
