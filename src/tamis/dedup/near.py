@@ -58,7 +58,8 @@ _KEY_MASK = (1 << 63) - 1
 # Peak bytes per document while one band's keys are grouped in memory: the (key, node) records,
 # the sort order, the sorted copies and the bucket arrays (measured with tracemalloc).
 BYTES_PER_BAND_KEY = 80
-NODES_PER_CHUNK = 1 << 20  # documents per step when walking the union-find's roots
+# Bytes per document while the union-find's roots are walked in chunks (roots, positions, masks).
+BYTES_PER_ROOT = 64
 
 
 class NearOptions(StepOptions):
@@ -236,7 +237,7 @@ class NearDedup(GlobalStep):
             self._link_band(corpus, f"band_{band}", partitions, folder / "keys", clusters)
         removals = Removals(corpus, folder / "removed", budget)
         if self.options.keep == "first":
-            self._first_survives(corpus, clusters, removals)
+            self._first_survives(corpus, clusters, removals, budget)
         else:
             self._longest_survives(corpus, clusters, removals, folder / "groups", budget)
         shape = f"MinHash {self.options.bands}x{self.options.rows}, {self.options.ngram}-grams"
@@ -279,10 +280,12 @@ class NearDedup(GlobalStep):
             clusters.union(first[~new_bucket], nodes[~new_bucket])
 
     @staticmethod
-    def _first_survives(corpus: KeyFiles, clusters: UnionFind, removals: Removals) -> None:
+    def _first_survives(corpus: KeyFiles, clusters: UnionFind, removals: Removals,
+                        budget: int) -> None:
         """Each cluster keeps its root, its earliest document; the others name it."""
-        for low in range(0, corpus.size, NODES_PER_CHUNK):
-            high = min(low + NODES_PER_CHUNK, corpus.size)
+        chunk = _root_chunk(budget)
+        for low in range(0, corpus.size, chunk):
+            high = min(low + chunk, corpus.size)
             roots = clusters.roots(low, high)
             removed = np.flatnonzero(roots != np.arange(low, high)) + low
             removals.add(removed, roots[removed - low])
@@ -299,8 +302,9 @@ class NearDedup(GlobalStep):
         span = max(budget // (dtype.itemsize * 6), 256)
         ranges = max(-(-corpus.size // span), 1)
         spill = Partitions(folder, dtype, ranges)
-        for low in range(0, corpus.size, NODES_PER_CHUNK):
-            high = min(low + NODES_PER_CHUNK, corpus.size)
+        chunk = _root_chunk(budget)
+        for low in range(0, corpus.size, chunk):
+            high = min(low + chunk, corpus.size)
             roots = clusters.roots(low, high)
             members = np.flatnonzero(roots != np.arange(low, high))
             records = np.empty(len(members), dtype)
@@ -323,3 +327,6 @@ class NearDedup(GlobalStep):
             removals.add(group["node"][~new_cluster], keeper[~new_cluster])
 
 
+def _root_chunk(budget: int) -> int:
+    """Documents per step when walking the union-find's roots: within the budget, at most 1M."""
+    return min(max(budget // BYTES_PER_ROOT, 1024), 1 << 20)

@@ -154,8 +154,8 @@ class UnionFind:
             folder.mkdir(parents=True, exist_ok=True)
             self.parent = np.lib.format.open_memmap(folder / "parent.npy", "w+", np.int64,
                                                     (size,))
-            for low in range(0, size, 1 << 22):
-                high = min(low + (1 << 22), size)
+            for low in range(0, size, 1 << 18):  # filled in 2 MB steps
+                high = min(low + (1 << 18), size)
                 self.parent[low:high] = np.arange(low, high, dtype=np.int64)
         else:
             self.parent = np.arange(size, dtype=np.int64)
@@ -271,7 +271,10 @@ class Removals:
                 continue
             path = self.folder / "joined" / f"{number:05d}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table.sort_by("node"), path, row_group_size=1 << 16)
+            # Row groups about one removed range long: a range then reads only its own rows
+            # of each part (row groups are skipped by their node statistics).
+            pq.write_table(table.sort_by("node"), path,
+                           row_group_size=max(-(-table.num_rows // self.ranges), 1024))
             parts.append(path)
 
         def rows(low: int, high: int) -> pa.Table:
