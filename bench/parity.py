@@ -46,8 +46,9 @@ def ensure_venv() -> Path:
     python = VENV / "bin" / "python"
     if not python.exists():
         venv.create(VENV, with_pip=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", DATATROVE, "spacy"],
-                       check=True)
+        # orjson: datatrove's JsonlReader needs it (bench/dedup_speed.py reads JSONL).
+        subprocess.run([str(python), "-m", "pip", "install", "-q", DATATROVE, "spacy",
+                        "orjson"], check=True)
     return python
 
 
