@@ -251,3 +251,36 @@ def test_memoised_word_hashes_equal_hashing_the_normalised_words() -> None:
         expected = [xxhash.xxh3_64_intdigest(word.encode()) for word in normalized_words(doc)]
         assert memo(split(doc).words).tolist() == expected, doc.id
     assert np.count_nonzero(memo.table) > 0
+
+
+def test_a_resolve_killed_midway_leaves_scratch_that_the_rerun_rebuilds(
+        real_corpus: Path, tmp_path: Path) -> None:
+    """A near resolve at a tiny budget dies after its first decisions, leaving partition files
+    and a half-written decisions file; the rerun starts the resolve over (the scratch folder is
+    cleared, the decisions rewritten) and the output is that of an undisturbed run."""
+    from tamis.dedup.near import NearDedup
+    from tamis.pipeline import register
+
+    @register
+    class DyingNear(NearDedup):
+        name = "test_dying_near"
+        die = True
+
+        def resolve(self, key_files, work_dir):  # type: ignore[no-untyped-def]
+            for table in super().resolve(key_files, work_dir):
+                yield table
+                if DyingNear.die:
+                    raise RuntimeError("died on purpose during resolve")
+
+    config = tamis.load_config(overrides={
+        "pipeline": ["dedup_exact", "test_dying_near"], "input": {"shard_size": "1MB"},
+        "limits": {"memory_mb": 0.02}})
+    with pytest.raises(RuntimeError, match="on purpose"):
+        tamis.run(real_corpus, tmp_path / "out", config=config, workers=1)
+    scratch = tmp_path / "out" / "_tamis" / "work" / "pass-1" / "test_dying_near"
+    assert any(scratch.rglob("*"))  # spilled partitions were left behind
+    DyingNear.die = False
+    tamis.run(real_corpus, tmp_path / "out", config=config, workers=1)
+    tamis.run(real_corpus, tmp_path / "reference", config=config, workers=1)
+    assert output_bytes(tmp_path / "out") == output_bytes(tmp_path / "reference")
+    assert_conserved(tmp_path / "out")
