@@ -7,23 +7,25 @@ passage is hashed to 64 bits, and the sorted, de-duplicated hashes are the index
 whose own n-gram hashes hit the index is contaminated.
 
 Words. Benchmark text and documents go through the same normalising regex: a word is a run of
-letters, marks and digits (punctuation, whitespace and case are dropped), and each character of
-a script written without spaces (Han, kana, Thai...) is a word of its own, as in
-`tamis.text.split`. The document's shared `split(doc).words` is not used: its spaCy-style tokens
-keep punctuation and case (so "Paris." would be "Paris" + "." on one side and the benchmark's
-"paris" on the other) and carry no character offsets, which the `spans` mode needs to cut.
+letters, marks and digits (punctuation, whitespace and case are dropped; underscores are not
+word characters, so "____" blanks do not count), and each character of a script written without
+spaces (Han, kana, Thai...) is a word of its own, as in `tamis.text.split`. The document's
+shared `split(doc).words` is not used: its spaCy-style tokens keep punctuation and case (so
+"Paris." would be "Paris" + "." on one side and the benchmark's "paris" on the other) and carry
+no character offsets, which the `spans` mode needs to cut.
 
 Hashes. A word's hash is xxh3-64 of its lowercased text; an n-gram's hash is the polynomial
 `sum(word[i] * M**(n-1-i))` modulo 2**64 with an odd `M`, computed for all n-grams of a document
 at once with NumPy. Since `M` is odd, two n-grams that differ in one word differ by a uniformly
 spread value, so a false hit needs a 64-bit collision.
 
-The index is built once per benchmark set and cached as two `.npy` files (sorted hashes and the
-benchmark file each came from) in a folder named by a hash of the benchmark files' contents and
-the options that shape the index. The folder is written under a temporary name and renamed into
-place, so concurrent builders never see half an index; every worker then maps the same files
-read-only (`mmap_mode="r"`), so the index's memory is shared by all worker processes. Lookups are
-`np.searchsorted` into the sorted hashes.
+The index is built once per benchmark set and cached as three `.npy` files (sorted hashes, the
+benchmark file each came from, and a bitmap filter over the hashes' top bits) in a folder named
+by a hash of the benchmark files' contents and the options that shape the index. The folder is
+written under a temporary name and renamed into place, so concurrent builders never see half an
+index; every worker then maps the same files read-only (`mmap_mode="r"`), so the index's memory
+is shared by all worker processes. A lookup checks the bitmap first (one memory access rules out
+almost every n-gram), then `np.searchsorted` into the sorted hashes for the few that pass.
 
 The cache lives in `$TAMIS_CACHE_DIR`, else `$XDG_CACHE_HOME/tamis`, else `~/.cache/tamis`
 (the system's temporary folder when that is not writable), under `decontaminate/`.
@@ -36,6 +38,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -55,19 +58,63 @@ from tamis.pipeline import Step, StepOptions, register
 
 RULE = "decontaminate"
 # Bump when words, hashes or the index layout change: old cached indexes are then ignored.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 
-_SPACELESS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}"
-WORD = regex.compile(rf"[{_SPACELESS}]|[[\p{{L}}\p{{M}}\p{{N}}]--[{_SPACELESS}]]+", regex.V1)
+# A word: a run of letters, marks and digits (regex's Unicode `\w` without the underscore).
+WORD = regex.compile(r"[\w--_]+", regex.V1)
+# Scripts written without spaces (the Thai, Lao, Myanmar, Khmer, kana and Han blocks): one word
+# per character, as in `tamis.text.split`. Code point ranges, not script properties: `re` finds
+# them in a page six times faster, and most pages have none, so most pages take the fast path.
+_RANGES = ("\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+           "\uf900-\ufaff\U00020000-\U0003134f")
+_SPACELESS = re.compile(f"[{_RANGES}]")
+_PIECES = re.compile(f"[{_RANGES}]|[^{_RANGES}]+")
 # What a cut takes after its last word: the punctuation stuck to it ("Paris." loses the dot).
-_TRAILING = regex.compile(r"[^\s\p{L}\p{M}\p{N}]*")
+_TRAILING = regex.compile(r"[^\s\w]*")
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so multiplying by it is a bijection
 _JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
 def words(text: str) -> list[str]:
     """The normalised words of `text`: lowercased runs of letters, marks and digits."""
-    return [word.lower() for word in WORD.findall(text)]
+    if _SPACELESS.search(text) is None:
+        return list(map(str.lower, WORD.findall(text)))
+    found = []
+    for word in WORD.findall(text):
+        found.extend(map(str.lower, _PIECES.findall(word)))
+    return found
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Where each of `words(text)` stands in `text` (start and end offsets)."""
+    spaceless = _SPACELESS.search(text) is not None
+    spans = []
+    for match in WORD.finditer(text):
+        if not spaceless:
+            spans.append(match.span())
+            continue
+        start = match.start()
+        spans.extend((start + piece.start(), start + piece.end())
+                     for piece in _PIECES.finditer(match.group()))
+    return spans
+
+
+# Words repeat across documents ("the", "of"): their hashes are memoised, bounded.
+_HASHES: dict[str, int] = {}
+_HASHES_LIMIT = 1_000_000
+
+
+def word_hashes(words: list[str]) -> np.ndarray:
+    """xxh3-64 of every word's UTF-8 bytes (memoised words in one C-level pass)."""
+    hashes = list(map(_HASHES.get, words))
+    if None in hashes:
+        if len(_HASHES) >= _HASHES_LIMIT:
+            _HASHES.clear()
+        for index, found in enumerate(hashes):
+            if found is None:
+                word = words[index]
+                hashes[index] = _HASHES[word] = xxhash.xxh3_64_intdigest(word.encode())
+    return np.array(hashes, dtype=np.uint64)
 
 
 def ngram_hashes(words: list[str], n: int) -> np.ndarray:
@@ -75,13 +122,11 @@ def ngram_hashes(words: list[str], n: int) -> np.ndarray:
     count = len(words) - n + 1
     if count <= 0:
         return np.empty(0, dtype=np.uint64)
-    hash_word = xxhash.xxh3_64_intdigest
-    word_hashes = np.fromiter((hash_word(word.encode()) for word in words), dtype=np.uint64,
-                              count=len(words))
-    hashes = word_hashes[:count].copy()
+    each = word_hashes(words)
+    hashes = each[:count].copy()
     for offset in range(1, n):
         hashes *= _MULTIPLIER
-        hashes += word_hashes[offset:offset + count]
+        hashes += each[offset:offset + count]
     return hashes
 
 
@@ -143,21 +188,53 @@ def _parse(text: str, path: Path, where: str) -> Any:
 
 # -- the index ------------------------------------------------------------------------------
 
+# Bits of the index's filter per indexed n-gram (rounded up to a power of two): about one
+# query in 16 or fewer gets past the filter to the binary search.
+_FILTER_BITS = 16
+
+
 @dataclass(frozen=True)
 class Index:
-    """Sorted n-gram hashes of the benchmarks, and for each the benchmark file it came from."""
+    """Sorted n-gram hashes of the benchmarks, the benchmark file each came from, and a filter.
+
+    Most document n-grams are not in the index, and a binary search into a large array is a
+    cache miss per step. The filter is a bitmap over the hashes' top bits: one lookup rules out
+    almost every n-gram, and only the rest is searched.
+    """
 
     hashes: np.ndarray  # uint64, sorted, unique
     sources: np.ndarray  # uint32, index into the benchmark file list
+    bits: np.ndarray  # uint8, bit b of byte i set when some hash has top bits 8 * i + b
+
+    @classmethod
+    def of(cls, hashes: np.ndarray, sources: np.ndarray) -> Index:
+        """The index of sorted unique `hashes`, with its filter."""
+        size = max(1 << 16, 1 << int(len(hashes) * _FILTER_BITS - 1).bit_length())
+        bits = np.zeros(size // 8, dtype=np.uint8)
+        slots = _slots(hashes, size)
+        np.bitwise_or.at(bits, slots >> np.uint64(3), np.left_shift(1, slots & np.uint64(7))
+                         .astype(np.uint8))
+        return cls(hashes, sources, bits)
 
     def find(self, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(whether each hash is in the index, the source of those that are)."""
-        if not len(hashes):
-            return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.uint32)
-        positions = np.searchsorted(self.hashes, hashes)
+        found = np.zeros(len(hashes), dtype=bool)
+        slots = _slots(hashes, len(self.bits) * 8)
+        passed = (self.bits[slots >> np.uint64(3)] >> (slots & np.uint64(7)).astype(np.uint8)) & 1
+        candidates = np.flatnonzero(passed)
+        if not len(candidates):
+            return found, np.zeros(0, dtype=np.uint32)
+        wanted = hashes[candidates]
+        positions = np.searchsorted(self.hashes, wanted)
         positions[positions == len(self.hashes)] = 0
-        found = self.hashes[positions] == hashes
-        return found, self.sources[positions[found]]
+        hit = self.hashes[positions] == wanted
+        found[candidates[hit]] = True
+        return found, self.sources[positions[hit]]
+
+
+def _slots(hashes: np.ndarray, size: int) -> np.ndarray:
+    """The filter bit of each hash: its top log2(size) bits."""
+    return hashes >> np.uint64(65 - size.bit_length())
 
 
 def build_index(files: list[Path], n: int, fields: list[str] | None,
@@ -171,9 +248,9 @@ def build_index(files: list[Path], n: int, fields: list[str] | None,
             parts.append(hashes)
             sources.append(np.full(len(hashes), number, dtype=np.uint32))
     if not parts:
-        return Index(np.empty(0, np.uint64), np.empty(0, np.uint32))
+        return Index.of(np.empty(0, np.uint64), np.empty(0, np.uint32))
     hashes, first = np.unique(np.concatenate(parts), return_index=True)
-    return Index(hashes, np.concatenate(sources)[first])
+    return Index.of(hashes, np.concatenate(sources)[first])
 
 
 def cache_root() -> Path:
@@ -210,9 +287,13 @@ def load_index(files: list[Path], n: int, fields: list[str] | None,
                 _publish(index, folder)
             except OSError:
                 continue  # not writable: try the next place
-        return Index(np.load(folder / "hashes.npy", mmap_mode="r"),
-                     np.load(folder / "sources.npy", mmap_mode="r"))
+        # Plain arrays over the mapped files: indexing a np.memmap goes through Python code.
+        return Index(*(np.asarray(np.load(folder / f"{part}.npy", mmap_mode="r"))
+                       for part in _PARTS))
     return build_index(files, n, fields, text_unit)  # no writable cache: keep it in memory
+
+
+_PARTS = ("hashes", "sources", "bits")
 
 
 def _publish(index: Index, folder: Path) -> None:
@@ -220,8 +301,8 @@ def _publish(index: Index, folder: Path) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        np.save(staging / "sources.npy", index.sources)
-        np.save(staging / "hashes.npy", index.hashes)
+        for part in _PARTS:
+            np.save(staging / f"{part}.npy", getattr(index, part))
         try:
             staging.rename(folder)
         except OSError:
@@ -279,27 +360,26 @@ class Decontaminate(Step):
                 f"`fields`), or lower `ngram`")
 
     def __call__(self, doc: Document) -> None:
-        if self.options.mode == "spans":
-            self._cut(doc)
-            return
         found_words = words(doc.text)
         hashes = ngram_hashes(found_words, self.options.ngram)
         found, sources = self.index.find(hashes)
         matched = len(np.unique(hashes[found]))
         if matched < self.options.min_matches:
             return
+        if self.options.mode == "spans":
+            self._cut(doc, found_words, found, sources)
+            return
         first = int(np.flatnonzero(found)[0])
         doc.remove(self.name, RULE, self._detail(found_words, first, sources[0], matched))
 
-    def _cut(self, doc: Document) -> None:
-        """Cut every run of words covered by matching n-grams (and punctuation stuck to it)."""
+    def _cut(self, doc: Document, found_words: list[str], found: np.ndarray,
+             sources: np.ndarray) -> None:
+        """Cut every run of words covered by matching n-grams (and punctuation stuck to it).
+
+        Word offsets are only found here, for the few documents with a hit.
+        """
         n = self.options.ngram
-        matches = list(WORD.finditer(doc.text))
-        found_words = [match.group().lower() for match in matches]
-        hashes = ngram_hashes(found_words, n)
-        found, sources = self.index.find(hashes)
-        if len(np.unique(hashes[found])) < self.options.min_matches:
-            return
+        spans = word_spans(doc.text)
         starts = np.flatnonzero(found)
         # A word is covered when some matching n-gram spans it; runs of covered words are cut.
         depth = np.zeros(len(found_words) + 1, dtype=np.int64)
@@ -310,8 +390,8 @@ class Decontaminate(Step):
         changes = []
         for first, end in zip(edges[::2], edges[1::2], strict=True):
             source = sources[np.searchsorted(starts, first)]
-            stop = _TRAILING.match(doc.text, matches[end - 1].end()).end()
-            changes.append(Change(matches[first].start(), stop, RULE,
+            stop = _TRAILING.match(doc.text, spans[end - 1][1]).end()
+            changes.append(Change(spans[first][0], stop, RULE,
                                   self._detail(found_words, int(first), source)))
         doc.edit(changes)
         if not WORD.search(doc.text):
