@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 import tamis
 from tamis.config import ConfigError
 from tamis.document import Document
-from tamis.filters.decontaminate import words
+from tamis.filters.decontaminate import word_spans, words
 from tamis.pipeline import build_step
 from tests.conftest import DATA, need_shared, read_output, tamis_command
 
@@ -286,3 +287,34 @@ def test_config_errors_name_the_option(tmp_path: Path) -> None:
     broken.write_text('{"question": "fine"}\n{"question": \n')
     with pytest.raises(ConfigError, match=r"broken\.jsonl: line 2 is not valid JSON"):
         build_step("decontaminate", {"benchmarks": [str(broken)]})
+
+
+def test_spaceless_scripts_count_one_word_per_character(tmp_path: Path) -> None:
+    passage = "水在一百摄氏度时沸腾，这是标准大气压下的沸点。"  # written for this test
+    path = tmp_path / "zh.txt"
+    path.write_text(passage + "\n", encoding="utf-8")
+    step = build_step("decontaminate", {"benchmarks": [str(path)], "mode": "spans"})
+    text = "前言。Intro text: 水在一百摄氏度时沸腾 这是标准大气压下的沸点!后记 and more."
+    assert len(words(passage)) == 21
+    doc = Document("d", text)
+    step(doc)
+    assert doc.text == "前言。Intro text: 后记 and more."
+    assert doc.rebuild_input() == text
+    mixed = "Tokyo東京タワーは333メートル, naïve café_au_lait ___ x2"
+    assert [mixed[a:b].lower() for a, b in word_spans(mixed)] == words(mixed)
+    assert words(mixed) == ["tokyo", "東", "京", "タ", "ワ", "ー", "は", "333", "メ", "ー", "ト",
+                            "ル", "naïve", "café", "au", "lait", "x2"]
+
+
+def test_an_unwritable_cache_falls_back_to_the_temporary_folder(
+        tmp_path: Path, benchmark: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("TAMIS_CACHE_DIR", str(blocked))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    step = build_step("decontaminate", {"benchmarks": [str(benchmark)]})
+    assert len(list((tmp_path / "tmp" / "tamis-cache" / "decontaminate").iterdir())) == 1
+    doc = Document("d", ITEMS[0][0])
+    step(doc)
+    assert not doc.kept
