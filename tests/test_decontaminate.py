@@ -283,6 +283,12 @@ def test_config_errors_name_the_option(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "config error" in result.stderr and "lower `ngram`" in result.stderr
 
+    pretty = tmp_path / "one.json"  # a .json file is one JSON value, lists or not
+    pretty.write_text(json.dumps({"question": ITEMS[0][0]}, indent=2))
+    doc = Document("d", ITEMS[0][0])
+    build_step("decontaminate", {"benchmarks": [str(pretty)]})(doc)
+    assert not doc.kept
+
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"question": "fine"}\n{"question": \n')
     with pytest.raises(ConfigError, match=r"broken\.jsonl: line 2 is not valid JSON"):

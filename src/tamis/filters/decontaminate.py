@@ -157,7 +157,7 @@ def passages(path: Path, fields: list[str] | None = None,
              text_unit: Literal["line", "file"] = "line") -> Iterator[str]:
     """The passages of one benchmark file, each to be cut into n-grams on its own.
 
-    JSONL (`.jsonl`, `.ndjson`; `.json` may also hold one list of records): every string value
+    JSONL (`.jsonl`, `.ndjson`) or JSON (`.json`: a list of records, or one): every string value
     of a record, or only those of `fields`. Any other file is plain text: one passage per line,
     or the whole file with `text_unit="file"`. `.gz` and `.zst` files are decompressed.
     """
@@ -167,8 +167,9 @@ def passages(path: Path, fields: list[str] | None = None,
             yield from ([stream.read()] if text_unit == "file" else stream)
             return
         text = stream.read()
-    if name.endswith(".json") and text.lstrip().startswith("["):
-        records = _parse(text, path, "the file")
+    if name.endswith(".json"):
+        data = _parse(text, path, "the file")
+        records = data if isinstance(data, list) else [data]
     else:
         records = (_parse(line, path, f"line {number}")
                    for number, line in enumerate(text.splitlines(), 1) if line.strip())
@@ -183,7 +184,8 @@ def _parse(text: str, path: Path, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(f"decontaminate.benchmarks: {path}: {where} is not valid JSON "
-                          f"({error.msg}); JSONL holds one JSON object per line") from None
+                          f"({error.msg}); a .jsonl file holds one JSON record per line, "
+                          f"a .json file one JSON value") from None
 
 
 # -- the index ------------------------------------------------------------------------------
@@ -316,7 +318,7 @@ def _publish(index: Index, folder: Path) -> None:
 # -- the step -------------------------------------------------------------------------------
 
 class DecontaminateOptions(StepOptions):
-    # Benchmark files: JSONL (.jsonl, .ndjson, .json) or plain text; .gz and .zst are read too.
+    # Benchmark files: JSONL (.jsonl, .ndjson), JSON (.json) or plain text; .gz and .zst too.
     benchmarks: list[str] = Field(min_length=1)
     # Which JSONL fields hold benchmark text (None: every string value of a record).
     fields: list[str] | None = None
