@@ -189,7 +189,8 @@ def find_ips(text: str) -> Iterator[tuple[int, int]]:
 # -- card numbers ------------------------------------------------------------------------------
 
 # 13 to 19 digits, contiguous or in groups of 4 (Amex and Diners: 4-6-5 and 4-6-4).
-_CARD = regex.compile(r"(?<![\w.,-])(?<!\d[ -])(?:\d{13,19}|\d{4}(?:([ -])\d{4}){2,3}(?:\1\d{1,3})?|"
+_CARD = regex.compile(r"(?<![\w.,-])(?<!\d[ -])"
+                      r"(?:\d{13,19}|\d{4}(?:([ -])\d{4}){2,3}(?:\1\d{1,3})?|"
                       r"\d{4}([ -])\d{6}\2\d{4,5})(?![\w]|[ .,-]?\d)")
 # Issuer prefixes (IIN ranges) and card lengths of the networks in wide use.
 _ISSUERS: tuple[tuple[int, int, tuple[int, ...]], ...] = (
