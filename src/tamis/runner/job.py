@@ -114,7 +114,8 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
                 _write_decisions(layout.decisions_file(pass_index), decisions)
                 decisions_file = layout.decisions_file(pass_index)
                 layout.write_json(resolved, {
-                    "documents_removed": sum(map(len, decisions.values())),
+                    "documents_removed": sum(not decision.lines for by_index in
+                                             decisions.values() for decision in by_index.values()),
                     "files": {str(decisions_file.relative_to(layout.root)):
                               layout.checksum(decisions_file)}})
                 layout.publish(decisions_file)
@@ -279,12 +280,13 @@ def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
 def _write_decisions(path: Path, decisions: dict[int, dict[int, Decision]]) -> None:
     rows = [{"shard": shard, "index": index, "rule": decision.rule, "detail": decision.detail,
              "duplicate_of": decision.duplicate_of, "cluster": decision.cluster,
-             "id": decision.id}
+             "id": decision.id, "lines": list(decision.lines)}
             for shard, by_index in sorted(decisions.items())
             for index, decision in sorted(by_index.items())]
     schema = pa.schema([("shard", pa.int64()), ("index", pa.int64()), ("rule", pa.string()),
                         ("detail", pa.string()), ("duplicate_of", pa.string()),
-                        ("cluster", pa.string()), ("id", pa.string())])
+                        ("cluster", pa.string()), ("id", pa.string()),
+                        ("lines", pa.list_(pa.int64()))])
     write_parquet_atomic(path, pa.Table.from_pylist(rows, schema=schema))
 
 
