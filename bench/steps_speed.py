@@ -1,4 +1,4 @@
-"""Speed of the `decontaminate` and `classifier` steps on real pages, in docs/s per core.
+"""Speed of the `decontaminate`, `pii` and `classifier` steps on real pages, in docs/s per core.
 
     .venv/bin/python bench/steps_speed.py [--docs 5000]
 
@@ -104,6 +104,7 @@ def steps_speed(n_docs: int = 5000) -> dict[str, dict[str, float]]:
         results["decontaminate (document)"] = timed(step, planted)
         spans = build_step("decontaminate", {**options, "mode": "spans"})
         results["decontaminate (spans)"] = timed(spans, planted)
+    results["pii"] = timed(build_step("pii", None), texts)
     results["classifier (tiny model)"] = timed(
         build_step("classifier", {"model": str(TINY_MODEL), "label": "hq"}), texts)
     results["classifier (lid.176 as model)"] = timed(
@@ -111,14 +112,17 @@ def steps_speed(n_docs: int = 5000) -> dict[str, dict[str, float]]:
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--docs", type=int, default=5000)
-    args = parser.parse_args()
-    for name, figures in steps_speed(args.docs).items():
+def print_speeds(n_docs: int) -> None:
+    for name, figures in steps_speed(n_docs).items():
         shown = ", ".join(f"{key} {value:,.3g}" if isinstance(value, float) else
                           f"{key} {value:,}" for key, value in figures.items())
         print(f"{name}: {shown}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--docs", type=int, default=5000)
+    print_speeds(parser.parse_args().docs)
 
 
 if __name__ == "__main__":
