@@ -13,6 +13,9 @@ neighbours), and peak memory (max RSS, the corpus held in memory included):
     text). tamis shares one split between the first three.
 (b) the `fineweb` preset after extraction, as a chain that stops at the first removal: language
     (English > 0.65), Gopher repetition, Gopher quality, C4 (no punctuation rule), FineWeb.
+(c) tamis's steps with no datatrove counterpart to run beside them (`decontaminate`, `pii`,
+    `classifier`), each alone, docs/s per core (`steps_speed.py` says how; `--steps-only` runs
+    just this part).
 
 The decisions of both sides are compared document by document. tamis memoises the tokens of
 each distinct whitespace-separated chunk; a cycled corpus repeats its chunks, so the first cycle
@@ -173,7 +176,14 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--side", choices=["tamis", "datatrove"])
     parser.add_argument("--model", default="")
+    parser.add_argument("--steps-only", action="store_true",
+                        help="only (c): tamis steps without a datatrove counterpart")
     args = parser.parse_args()
+    if args.steps_only:
+        from steps_speed import print_speeds
+
+        print_speeds(args.docs)
+        return
     corpus_path = RESULTS / f"filters_corpus_{args.docs}.json"
     if args.side:
         documents = json.loads(corpus_path.read_text())
@@ -220,6 +230,10 @@ def main() -> None:
         print(f"decisions equal, {name:18} {same}/{n} ({same / n:.2%})")
     same = sum(a == b for a, b in zip(ours["preset"], theirs["preset"], strict=True))
     print(f"decisions equal, fineweb chain      {same}/{n} ({same / n:.2%})")
+    print("\n(c) tamis steps without a datatrove counterpart")
+    from steps_speed import print_speeds
+
+    print_speeds(min(args.docs, 5000))
 
 
 if __name__ == "__main__":

@@ -64,6 +64,16 @@ def output_bytes(out: Path) -> dict[str, bytes]:
             for kind in ("kept", "removed", "errors") for path in sorted((out / kind).glob("*"))}
 
 
+def withheld(text: str, edits: list[Any]) -> str:
+    """The input as the output can rebuild it: the withheld originals (PII) masked."""
+    from tamis.document import WITHHELD
+
+    for edit in edits:
+        if edit.withheld:
+            text = text[:edit.start] + WITHHELD * (edit.end - edit.start) + text[edit.end:]
+    return text
+
+
 def assert_conserved(out: Path) -> dict[str, Any]:
     """Invariant 1, counted from the output files: kept + removed + errors = read, per shard."""
     manifest = json.loads((out / "manifest.json").read_text())

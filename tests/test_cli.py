@@ -46,3 +46,19 @@ def test_clean_of_a_missing_or_unreadable_file(tmp_path: Path) -> None:
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02binary")
     result = tamis_command("clean", str(tmp_path / "binary.txt"))
     assert result.returncode == 3 and "binary" in result.stderr
+
+
+def test_bands_chooses_bands_and_rows_and_prints_the_s_curve() -> None:
+    result = tamis_command("bands", "--threshold", "0.75", "--hashes", "110", check=True)
+    assert "bands: 11\nrows: 10\n" in result.stdout
+    # The S-curve row for the threshold: 1 - (1 - 0.75^10)^11.
+    assert " 0.75     0.4714" in result.stdout
+    fineweb = tamis_command("bands", "--bands", "14", "--rows", "8", check=True)
+    assert " 0.80     0.9235" in fineweb.stdout
+
+
+def test_bands_refuses_half_a_choice_and_a_threshold_out_of_range() -> None:
+    half = tamis_command("bands", "--bands", "3")
+    assert half.returncode == 2 and "--bands and --rows together" in half.stderr
+    wrong = tamis_command("bands", "--threshold", "1.5")
+    assert wrong.returncode == 2 and "between 0 and 1" in wrong.stderr

@@ -20,6 +20,7 @@ from rich.table import Table
 from tamis import __version__
 from tamis.api import CleanError, clean_file
 from tamis.config import PRESETS, ConfigError, load_config
+from tamis.dedup.near import choose_bands, collision_probability
 from tamis.document import Document
 from tamis.io.inputs import InputError
 from tamis.report.html import write_report
@@ -124,7 +125,32 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="the document id")
     inspect_parser.add_argument("--html", metavar="PAGE",
                                 help="also write the view as an HTML page")
+    bands_parser = commands.add_parser(
+        "bands", help="pick MinHash bands x rows for a Jaccard threshold; show the S-curve",
+        description="Choose the bands x rows (within a budget of hashes) whose LSH S-curve best "
+                    "separates pairs above the Jaccard threshold from pairs below, and print "
+                    "the chance that a pair of each similarity becomes a candidate. Put the "
+                    "result in the dedup_near step's options.")
+    bands_parser.add_argument("--threshold", type=_fraction, default=0.8, metavar="J",
+                              help="target Jaccard similarity (default: 0.8)")
+    bands_parser.add_argument("--hashes", type=_positive, default=112, metavar="N",
+                              help="hashes per document to spend (default: 112 = 14 x 8, "
+                                   "FineWeb's)")
+    bands_parser.add_argument("--bands", type=_positive, default=None, metavar="B",
+                              help="show this many bands instead of choosing")
+    bands_parser.add_argument("--rows", type=_positive, default=None, metavar="R",
+                              help="with --bands: rows per band")
     return parser
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0 < number < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {number}")
+    return number
 
 
 def _positive(value: str) -> int:
@@ -151,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(args, err)
         if args.command == "inspect":
             return _inspect(args, err)
+        if args.command == "bands":
+            return _bands(args, err)
         return _clean(args)
     except (ConfigError, InputError, OutputError, CleanError, RunError) as error:
         label, code = next((label, code) for kind, label, code in KNOWN_ERRORS
@@ -243,3 +271,20 @@ def _inspect(args: argparse.Namespace, err: Console) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _bands(args: argparse.Namespace, err: Console) -> int:
+    if (args.bands is None) != (args.rows is None):
+        err.print("[red]usage error:[/] give --bands and --rows together, or neither to choose")
+        return EXIT_USAGE
+    bands, rows = ((args.bands, args.rows) if args.bands is not None
+                   else choose_bands(args.threshold, args.hashes))
+    out = Console(highlight=False)
+    out.print(f"bands: {bands}\nrows: {rows}\n({bands * rows} hashes; the S-curve is steepest "
+              f"at Jaccard {(1 / bands) ** (1 / rows):.2f}, (1/bands)^(1/rows))\n")
+    table = Table("Jaccard", "candidate pair", box=None)
+    for similarity in (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95):
+        table.add_row(f"{similarity:.2f}",
+                      f"{collision_probability(similarity, bands, rows):.4f}")
+    out.print(table)
+    return EXIT_OK

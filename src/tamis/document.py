@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -24,6 +24,12 @@ class Change:
     rule: str
     detail: str = ""
     replacement: str = ""
+    # Keep the replaced text out of the output records (PII): see `Edit.withheld`.
+    withhold: bool = False
+
+
+# What a withheld original becomes in the output, one per code point, so offsets stay right.
+WITHHELD = "\ufffd"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,9 @@ class Edit:
     """A recorded change, in coordinates of the document's *input* text.
 
     `original` is the input text of the span, so that the input can be rebuilt from the output.
+    A `withheld` edit (a redacted e-mail address, say) keeps its original in memory only: the
+    output records say where it was and how long, never what it was, so rebuilding the input
+    from the output gives `WITHHELD` characters in its place.
     """
 
     start: int
@@ -39,19 +48,32 @@ class Edit:
     detail: str
     replacement: str
     original: str
+    withheld: bool = False
+
+    @property
+    def shown(self) -> str:
+        """The original as reports and output records may show it."""
+        return WITHHELD * (self.end - self.start) if self.withheld else self.original
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {"start": self.start, "end": self.end, "rule": self.rule,
                                   "detail": self.detail}
         if self.replacement:
             record["replacement"] = self.replacement
-        record["original"] = self.original
+        if self.withheld:
+            record["withheld"] = True
+        else:
+            record["original"] = self.original
         return record
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> Edit:
+        withheld = bool(record.get("withheld"))
+        original = record.get("original") or ""
+        if withheld and not original:
+            original = WITHHELD * (record["end"] - record["start"])
         return cls(record["start"], record["end"], record["rule"], record.get("detail", ""),
-                   record.get("replacement", ""), record.get("original", ""))
+                   record.get("replacement", ""), original, withheld)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +226,10 @@ class Document:
             suffix = tail.text[tail_offset:]
         original = self.input_text[input_start:input_end]
         replacement = prefix + change.replacement + suffix
-        edit = Edit(input_start, input_end, change.rule, change.detail, replacement, original)
+        withheld = change.withhold or any(piece.edit is not None and piece.edit.withheld
+                                          for piece in self._pieces[first:last + 1])
+        edit = Edit(input_start, input_end, change.rule, change.detail, replacement, original,
+                    withheld)
         new_pieces.append(_Piece(input_start, input_end, replacement, edit))
         if tail.edit is None and tail_offset < len(tail.text):
             new_pieces.append(_Piece(input_end, tail.input_end, tail.text[tail_offset:], None))
@@ -274,6 +299,8 @@ def _pieces_from_edits(input_text: str, edits: list[Edit]) -> list[_Piece]:
     pieces: list[_Piece] = []
     position = 0
     for edit in edits:
+        if edit.withheld:  # the state keeps the input text, so the original is known again
+            edit = replace(edit, original=input_text[edit.start:edit.end])
         if edit.start > position:
             pieces.append(_Piece(position, edit.start, input_text[position:edit.start], None))
         pieces.append(_Piece(edit.start, edit.end, edit.replacement, edit))

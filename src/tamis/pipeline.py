@@ -54,13 +54,15 @@ class Step:
 
 @dataclass(frozen=True)
 class Decision:
-    """What a global step decided about one document: remove it (as a duplicate of another)."""
+    """What a global step decided about one document: remove it (as a duplicate of another),
+    or, when `lines` is set, cut those lines (by index in the text the step collected from)."""
 
     rule: str
     detail: str = ""
     duplicate_of: str | None = None
     cluster: str | None = None
     id: str | None = None  # the removed document's id, so later passes can follow chains
+    lines: tuple[int, ...] = ()
 
 
 # The decisions a global step hands to the next pass, one row per removed document.
@@ -103,6 +105,12 @@ class GlobalStep(Step):
         is this pass's work folder, for scratch files.
         """
         raise NotImplementedError
+
+    def apply(self, doc: Document, decision: Decision) -> None:
+        """Carry out a decision in the next pass: by default, remove the duplicate."""
+        doc.remove(self.name, decision.rule, decision.detail)
+        doc.duplicate_of = decision.duplicate_of
+        doc.cluster = decision.cluster
 
 
 _REGISTRY: dict[str, type[Step]] = {}

@@ -21,7 +21,7 @@ PARQUET_ROWS = 4096
 
 _EDIT = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("rule", pa.string()),
                    ("detail", pa.string()), ("replacement", pa.string()),
-                   ("original", pa.string())])
+                   ("original", pa.string()), ("withheld", pa.bool_())])
 _SOURCE = pa.struct([("file", pa.string()), ("line", pa.int64()), ("offset", pa.int64())])
 _DOCUMENT_FIELDS = [
     ("id", pa.string()), ("text", pa.string()), ("metadata", pa.string()), ("source", _SOURCE),

@@ -112,7 +112,7 @@ def marked_segments(input_text: str, edits: Iterable[Edit], start: int = 0,
             continue
         if edit.start > position:
             segments.append({"text": input_text[position:edit.start]})
-        piece: dict[str, str] = {"cut": edit.original, "rule": edit.rule}
+        piece: dict[str, str] = {"cut": edit.shown, "rule": edit.rule}
         if edit.replacement:
             piece["replacement"] = edit.replacement
         if edit.detail:
@@ -260,7 +260,7 @@ def _edit_example(doc: Document, edit: Edit) -> dict[str, Any]:
 def _shortened(edits: list[Edit]) -> list[Edit]:
     """Edits with long cut texts shortened in the middle, for examples of bounded size."""
     return [Edit(edit.start, edit.end, edit.rule, edit.detail, edit.replacement,
-                 _shorten(edit.original)) for edit in edits]
+                 _shorten(edit.shown)) for edit in edits]
 
 
 def _shorten(text: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import tamis
@@ -280,29 +281,39 @@ def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
         display.update(done)
 
 
+# The decisions file: what removal steps write, and the lines a line-cutting step cuts.
+_LINES = pa.field("lines", pa.list_(pa.int64()))
+_FILE_SCHEMA = DECISIONS_SCHEMA.append(_LINES)
+
+
 def _write_decisions(path: Path, decisions: Decisions) -> int:
-    """Write the decisions file (atomically) as the decisions come; returns how many rows."""
+    """Write the decisions file (atomically) as the decisions come; returns how many documents
+    it removes (a decision that cuts lines removes none)."""
     if isinstance(decisions, Mapping):
         decisions = [_decisions_table(decisions)]
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_path(path)
-    rows = 0
-    with pq.ParquetWriter(temp, DECISIONS_SCHEMA) as writer:
+    removed = 0
+    with pq.ParquetWriter(temp, _FILE_SCHEMA) as writer:
         for table in decisions:
-            writer.write_table(table.select(DECISIONS_SCHEMA.names).cast(DECISIONS_SCHEMA),
+            if "lines" not in table.column_names:  # steps that only remove documents
+                table = table.append_column("lines", pa.nulls(table.num_rows, _LINES.type))
+            writer.write_table(table.select(_FILE_SCHEMA.names).cast(_FILE_SCHEMA),
                                row_group_size=1 << 16)
-            rows += table.num_rows
+            cuts_lines = pc.fill_null(pc.greater(pc.list_value_length(table["lines"]), 0),
+                                      False)
+            removed += table.num_rows - (pc.sum(cuts_lines).as_py() or 0)
     os.replace(temp, path)
-    return rows
+    return removed
 
 
 def _decisions_table(decisions: Mapping[int, Mapping[int, Decision]]) -> pa.Table:
     rows = [{"shard": shard, "index": index, "rule": decision.rule, "detail": decision.detail,
              "duplicate_of": decision.duplicate_of, "cluster": decision.cluster,
-             "id": decision.id}
+             "id": decision.id, "lines": list(decision.lines)}
             for shard, by_index in sorted(decisions.items())
             for index, decision in sorted(by_index.items())]
-    return pa.Table.from_pylist(rows, schema=DECISIONS_SCHEMA)
+    return pa.Table.from_pylist(rows, schema=_FILE_SCHEMA)
 
 
 def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any],

@@ -238,9 +238,9 @@ def _run_steps(doc: Document, steps: list[Step], stats: ShardStats,
 
 
 def _apply_decision(doc: Document, decision: Decision, step: GlobalStep | None) -> None:
-    doc.remove(step.name if step else "global", decision.rule, decision.detail)
-    doc.duplicate_of = decision.duplicate_of
-    doc.cluster = decision.cluster
+    if step is None:  # cannot happen after pass 0: every earlier pass ends with a global step
+        raise RuntimeError(f"a decision about {doc.id} but no global step made it")
+    step.apply(doc, decision)
 
 
 def _write(item: Document | ReadError, writers: dict[str, Any], final: bool,
@@ -323,5 +323,10 @@ def _load_decisions(layout: Layout, pass_index: int, shard: int) -> dict[int, De
     if not layout.fetch(path):
         return {}
     table = pq.read_table(path, filters=[("shard", "=", shard)])
-    return {row.pop("index"): Decision(**{k: v for k, v in row.items() if k != "shard"})
-            for row in table.to_pylist()}
+    decisions = {}
+    for row in table.to_pylist():
+        row.pop("shard")
+        index = row.pop("index")
+        row["lines"] = tuple(row.get("lines") or ())
+        decisions[index] = Decision(**row)
+    return decisions
