@@ -76,6 +76,24 @@ def test_keep_longest(syndicated: list[list[dict]], tmp_path: Path) -> None:
     assert all(len(survivor["text"]) >= len(record["text"]) for record in merged)
 
 
+def test_keep_the_best_by_a_signal(syndicated: list[list[dict]], tmp_path: Path) -> None:
+    cluster = syndicated[1]
+    write(tmp_path / "in.jsonl", cluster)
+    config = tamis.load_config(overrides={"pipeline": [
+        "normalize", {"language": {"label_only": True}},
+        {"dedup_near": {"keep": "signal", "signal": "language_score"}}]})
+    tamis.run(tmp_path / "in.jsonl", tmp_path / "out", config=config, workers=1)
+    kept = {record["id"]: record for record in read_output(tmp_path / "out", "kept")}
+    merged = [record for record in read_output(tmp_path / "out", "removed")
+              if record["removed_by"]["rule"] == "near_duplicate"]
+    assert merged
+    for record in merged:
+        survivor = kept[record["duplicate_of"]]
+        assert survivor["signals"]["language_score"] >= record["signals"]["language_score"]
+    with pytest.raises(tamis.ConfigError, match="keep: signal needs signal"):
+        tamis.load_config(overrides={"pipeline": [{"dedup_near": {"keep": "signal"}}]})
+
+
 def test_s_curve_and_band_choice() -> None:
     # FineWeb's 14 bands x 8 rows: the published inclusion probability for similarity 0.8.
     assert collision_probability(0.8, 14, 8) == pytest.approx(0.924, abs=0.001)

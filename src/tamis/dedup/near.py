@@ -8,8 +8,8 @@ folded to 0), hashed once each, combined into n-gram hashes with NumPy, and min-
 
 Across the corpus (`resolve`): one band at a time, the keys are sorted and every bucket links
 its members to its first one; a union-find whose root is always the earliest document (input
-order) merges the links. Each cluster keeps one member (the first in input order, or the longest)
-and the others are removed naming it, which is also the cluster's name.
+order) merges the links. Each cluster keeps one member (the first in input order, the longest,
+or the best by a signal) and the others are removed naming it, which is also the cluster's name.
 
 Memory is bounded by the run's budget (`limits.memory_mb`), not by the corpus: when one band's
 keys for the corpus would not fit (about `BYTES_PER_BAND_KEY` bytes a document while sorting),
@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import regex
 import xxhash
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from tamis.dedup.outofcore import (
     KeyFiles,
@@ -67,7 +67,18 @@ class NearOptions(StepOptions):
     bands: int = Field(default=14, ge=1)
     rows: int = Field(default=8, ge=1, description="hashes per band")
     seed: int = 1
-    keep: Literal["first", "longest"] = "first"
+    # Which member of a cluster survives: the first in input order, the longest, or the one
+    # with the highest value of `signal` (a signal an earlier step stored; the earliest of
+    # equals, and a document without the signal ranks last).
+    keep: Literal["first", "longest", "signal"] = "first"
+    signal: str | None = None
+
+    @model_validator(mode="after")
+    def _signal_named(self) -> NearOptions:
+        if (self.keep == "signal") != (self.signal is not None):
+            raise ValueError("keep: signal needs signal: <name>, and signal is only used with "
+                             "keep: signal")
+        return self
 
 
 def normalized_words(doc: Document) -> list[str]:
@@ -222,8 +233,15 @@ class NearDedup(GlobalStep):
         keys = self.hasher.band_keys(shingle_hashes(word_hashes(doc), self.options.ngram))
         if not keys:
             return None
-        return {"length": len(doc.text), **{f"band_{number}": key
+        return {"rank": self._rank(doc), **{f"band_{number}": key
                                             for number, key in enumerate(keys)}}
+
+    def _rank(self, doc: Document) -> float:
+        """How good a keeper the document is: higher is better (used unless keep: first)."""
+        if self.options.keep == "signal":
+            value = doc.signals.get(self.options.signal or "")
+            return float(value) if isinstance(value, int | float) else -math.inf
+        return float(len(doc.text))
 
     def resolve(self, key_files: list[Path], work_dir: Path) -> Iterator[pa.Table]:
         corpus = KeyFiles(key_files)
@@ -239,7 +257,7 @@ class NearDedup(GlobalStep):
         if self.options.keep == "first":
             self._first_survives(corpus, clusters, removals, budget)
         else:
-            self._longest_survives(corpus, clusters, removals, folder / "groups", budget)
+            self._best_survives(corpus, clusters, removals, folder / "groups", budget)
         shape = f"MinHash {self.options.bands}x{self.options.rows}, {self.options.ngram}-grams"
 
         def columns(table: pa.Table) -> dict[str, pa.Array]:
@@ -291,14 +309,14 @@ class NearDedup(GlobalStep):
             removals.add(removed, roots[removed - low])
 
     @staticmethod
-    def _longest_survives(corpus: KeyFiles, clusters: UnionFind, removals: Removals,
-                          folder: Path, budget: int) -> None:
-        """Each cluster keeps its longest document (the earliest of equals).
+    def _best_survives(corpus: KeyFiles, clusters: UnionFind, removals: Removals,
+                       folder: Path, budget: int) -> None:
+        """Each cluster keeps its best-ranked document (the earliest of equals).
 
-        Members are spilled by root range with their lengths; each range then holds whole
-        clusters, which a sort by (root, longest first, input order) groups.
+        Members are spilled by root range with their ranks; each range then holds whole
+        clusters, which a sort by (root, best first, input order) groups.
         """
-        dtype = np.dtype([("root", np.int64), ("node", np.int64), ("length", np.int64)])
+        dtype = np.dtype([("root", np.int64), ("node", np.int64), ("rank", np.float64)])
         span = max(budget // (dtype.itemsize * 6), 256)
         ranges = max(-(-corpus.size // span), 1)
         spill = Partitions(folder, dtype, ranges)
@@ -309,7 +327,7 @@ class NearDedup(GlobalStep):
             members = np.flatnonzero(roots != np.arange(low, high))
             records = np.empty(len(members), dtype)
             records["root"], records["node"] = roots[members], members + low
-            records["length"] = corpus.column("length", low, high).to_numpy()[members]
+            records["rank"] = corpus.column("rank", low, high).to_numpy()[members]
             spill.add(records["root"] // span, records)
         for number in range(ranges):
             records = spill.take(number)
@@ -317,11 +335,11 @@ class NearDedup(GlobalStep):
                 continue
             low = number * span
             roots = np.unique(records["root"])
-            lengths = corpus.column("length", low, min(low + span, corpus.size)).to_numpy()
+            ranks = corpus.column("rank", low, min(low + span, corpus.size)).to_numpy()
             heads = np.empty(len(roots), dtype)
-            heads["root"], heads["node"], heads["length"] = roots, roots, lengths[roots - low]
+            heads["root"], heads["node"], heads["rank"] = roots, roots, ranks[roots - low]
             group = np.concatenate([records, heads])
-            group = group[np.lexsort((group["node"], -group["length"], group["root"]))]
+            group = group[np.lexsort((group["node"], -group["rank"], group["root"]))]
             new_cluster = np.r_[True, group["root"][1:] != group["root"][:-1]]
             keeper = group["node"][run_heads(new_cluster)]
             removals.add(group["node"][~new_cluster], keeper[~new_cluster])
