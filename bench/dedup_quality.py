@@ -10,7 +10,10 @@ compared with the gold clusters: pairwise precision, recall and F1, and the adju
 
 Configurations: the `dedup` preset (normalise, clean spans, exact + MinHash dedup) and the same
 without the span cleaners (normalise, exact + MinHash), both with FineWeb's MinHash parameters
-(5-grams, 14 bands x 8 rows).
+(5-grams, 14 bands x 8 rows); then, in the same run, datatrove 0.10.1's 4-stage MinHash with the
+same parameters (FineWeb's config: sha1 64-bit, 14 x 8, 5-grams) on the same documents, in its
+own venv (bench/.venv-datatrove, made by bench/parity.py). Its clusters are read from the
+`minhash_cluster_id` its filter stage writes into each document (kept and removed).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import subprocess
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -63,6 +68,55 @@ def predicted_clusters(out: Path) -> dict[str, str]:
     return keeper
 
 
+DATATROVE_SIDE = """
+import sys
+from datatrove.executor import LocalPipelineExecutor
+from datatrove.pipeline.dedup import (MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster,
+                                      MinhashDedupFilter, MinhashDedupSignature)
+from datatrove.pipeline.readers import JsonlReader
+from datatrove.pipeline.writers import JsonlWriter
+from datatrove.utils.hashing import HashConfig
+folder, work = sys.argv[1], sys.argv[2]
+config = MinhashConfig(hash_config=HashConfig(hash_fc="sha1", precision=64), num_buckets=14,
+                       hashes_per_bucket=8, n_grams=5)
+stages = [
+    [JsonlReader(folder), MinhashDedupSignature(output_folder=f"{work}/sigs", config=config)],
+    [MinhashDedupBuckets(input_folder=f"{work}/sigs", output_folder=f"{work}/buckets",
+                         config=config)],
+    [MinhashDedupCluster(input_folder=f"{work}/buckets", output_folder=f"{work}/ids",
+                         config=config, save_cluster_id=True)],
+    [JsonlReader(folder),
+     MinhashDedupFilter(input_folder=f"{work}/ids", load_cluster_ids=True,
+                        exclusion_writer=JsonlWriter(f"{work}/removed", compression=None)),
+     JsonlWriter(f"{work}/kept", compression=None)],
+]
+for number, (pipeline, tasks) in enumerate(zip(stages, [1, config.num_buckets, 1, 1])):
+    LocalPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=1,
+                          logging_dir=f"{work}/logs{number}").run()
+"""
+
+
+def datatrove_clusters(corpus: Path, work: Path) -> dict[str, str]:
+    """Run datatrove's MinHash on the corpus; document id -> its cluster (or itself)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from parity import ensure_venv
+
+    folder = work / "datatrove-in"
+    folder.mkdir()
+    (folder / corpus.name).symlink_to(corpus)
+    done = subprocess.run([str(ensure_venv()), "-c", DATATROVE_SIDE, str(folder),
+                           str(work / "datatrove")], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(done.stderr[-3000:])
+    clusters = {}
+    for path in sorted((work / "datatrove").glob("*/*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            cluster = record["metadata"].get("minhash_cluster_id", -1)
+            clusters[record["id"]] = f"cluster-{cluster}" if cluster != -1 else record["id"]
+    return clusters
+
+
 def scores(gold: dict[str, str], predicted: dict[str, str]) -> dict[str, float]:
     ids = sorted(gold)
     pairs_gold = sum(comb(n, 2) for n in Counter(gold[i] for i in ids).values())
@@ -104,6 +158,13 @@ def main() -> None:
             result = scores(gold, predicted_clusters(out))
             print(f"| {label:46} | {result['precision']:9.3f} | {result['recall']:6.3f} | "
                   f"{result['f1']:5.3f} | {result['ari']:5.3f} | {seconds:7.1f} |")
+        started = time.perf_counter()
+        predicted = datatrove_clusters(corpus, Path(work))
+        seconds = time.perf_counter() - started
+        result = scores(gold, predicted)
+        label = "datatrove 0.10.1 MinHash, 14x8, 5-grams"
+        print(f"| {label:46} | {result['precision']:9.3f} | {result['recall']:6.3f} | "
+              f"{result['f1']:5.3f} | {result['ari']:5.3f} | {seconds:7.1f} |")
 
 
 if __name__ == "__main__":
