@@ -302,3 +302,33 @@ def test_a_resolve_killed_midway_leaves_scratch_that_the_rerun_rebuilds(
     tamis.run(real_corpus, tmp_path / "reference", config=config, workers=1)
     assert output_bytes(tmp_path / "out") == output_bytes(tmp_path / "reference")
     assert_conserved(tmp_path / "out")
+
+
+def test_verification_links_only_pairs_at_the_exact_jaccard(syndicated: list[list[dict]],
+                                                            tmp_path: Path) -> None:
+    from tamis.dedup.near import shingle_hashes, word_hashes
+    from tamis.document import Document
+
+    docs = [doc for cluster in syndicated for doc in cluster]
+    write(tmp_path / "in.jsonl", docs)
+    texts = {doc["id"]: doc["text"] for doc in docs}
+
+    def removed(verify: float | None) -> dict[str, str]:
+        config = tamis.load_config(overrides={"pipeline": [{"dedup_near": {"verify": verify}}]})
+        out = tmp_path / f"out-{verify}"
+        tamis.run(tmp_path / "in.jsonl", out, config=config, workers=1)
+        return {record["id"]: record["duplicate_of"] for record in read_output(out, "removed")}
+
+    def jaccard(first: str, second: str) -> float:
+        a, b = (set(shingle_hashes(word_hashes(Document(doc_id, texts[doc_id])), 5).tolist())
+                for doc_id in (first, second))
+        return len(a & b) / len(a | b)
+
+    trusted = removed(None)
+    assert trusted and removed(0.5) == trusted  # these copies are all well above 0.5
+    strict = removed(0.97)
+    assert len(strict) < len(trusted)
+    # Each linked pair passed the check; a copy may join its cluster through another member.
+    for copy, kept in strict.items():
+        cluster = {kept} | {other for other, keeper in strict.items() if keeper == kept}
+        assert any(jaccard(copy, other) >= 0.97 for other in cluster - {copy})

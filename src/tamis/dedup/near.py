@@ -72,6 +72,10 @@ class NearOptions(StepOptions):
     # equals, and a document without the signal ranks last).
     keep: Literal["first", "longest", "signal"] = "first"
     signal: str | None = None
+    # Check each candidate pair (a document and its bucket's first) by the exact Jaccard of
+    # their shingle sets and link it only at or above this value; None trusts the buckets.
+    # Costs 8 bytes per distinct shingle in the key files and in resolve's memory.
+    verify: float | None = Field(default=None, gt=0, le=1)
 
     @model_validator(mode="after")
     def _signal_named(self) -> NearOptions:
@@ -230,11 +234,15 @@ class NearDedup(GlobalStep):
         self.hasher = MinHasher(self.options.bands, self.options.rows, self.options.seed)
 
     def collect(self, doc: Document) -> dict[str, Any] | None:
-        keys = self.hasher.band_keys(shingle_hashes(word_hashes(doc), self.options.ngram))
+        shingles = shingle_hashes(word_hashes(doc), self.options.ngram)
+        keys = self.hasher.band_keys(shingles)
         if not keys:
             return None
-        return {"rank": self._rank(doc), **{f"band_{number}": key
-                                            for number, key in enumerate(keys)}}
+        collected = {"rank": self._rank(doc), **{f"band_{number}": key
+                                                 for number, key in enumerate(keys)}}
+        if self.options.verify is not None:
+            collected["shingles"] = np.unique(shingles).view(np.int64).tolist()
+        return collected
 
     def _rank(self, doc: Document) -> float:
         """How good a keeper the document is: higher is better (used unless keep: first)."""
@@ -251,8 +259,11 @@ class NearDedup(GlobalStep):
         clusters = UnionFind(corpus.size, folder, self.memory_budget)
         budget = max(self.memory_budget - clusters.memory, 1)
         partitions = partition_count(corpus.size, BYTES_PER_BAND_KEY, budget)
+        verified = (None if self.options.verify is None
+                    else ShingleSets(corpus, self.options.verify))
         for band in range(self.options.bands):
-            self._link_band(corpus, f"band_{band}", partitions, folder / "keys", clusters)
+            self._link_band(corpus, f"band_{band}", partitions, folder / "keys", clusters,
+                            verified)
         removals = Removals(corpus, folder / "removed", budget)
         if self.options.keep == "first":
             self._first_survives(corpus, clusters, removals, budget)
@@ -272,7 +283,7 @@ class NearDedup(GlobalStep):
 
     @staticmethod
     def _link_band(corpus: KeyFiles, column: str, partitions: int, folder: Path,
-                   clusters: UnionFind) -> None:
+                   clusters: UnionFind, verified: ShingleSets | None) -> None:
         """Link every document of each bucket of one band to the bucket's first document.
 
         The keys are spilled by their top bits, so one partition holds whole buckets and is
@@ -295,7 +306,11 @@ class NearDedup(GlobalStep):
             del records, order
             new_bucket = np.r_[True, keys[1:] != keys[:-1]]
             first = nodes[run_heads(new_bucket)]
-            clusters.union(first[~new_bucket], nodes[~new_bucket])
+            heads, members = first[~new_bucket], nodes[~new_bucket]
+            if verified is not None:
+                similar = verified.similar(heads, members)
+                heads, members = heads[similar], members[similar]
+            clusters.union(heads, members)
 
     @staticmethod
     def _first_survives(corpus: KeyFiles, clusters: UnionFind, removals: Removals,
@@ -343,6 +358,27 @@ class NearDedup(GlobalStep):
             new_cluster = np.r_[True, group["root"][1:] != group["root"][:-1]]
             keeper = group["node"][run_heads(new_cluster)]
             removals.add(group["node"][~new_cluster], keeper[~new_cluster])
+
+
+class ShingleSets:
+    """Every document's set of shingle hashes, to check candidate pairs by exact Jaccard."""
+
+    def __init__(self, corpus: KeyFiles, threshold: float) -> None:
+        lists = corpus.column("shingles", 0, corpus.size).combine_chunks()
+        self.values = pc.list_flatten(lists).to_numpy()
+        self.offsets = lists.offsets.to_numpy()
+        self.threshold = threshold
+
+    def jaccard(self, first: int, second: int) -> float:
+        a = self.values[self.offsets[first]:self.offsets[first + 1]]
+        b = self.values[self.offsets[second]:self.offsets[second + 1]]
+        shared = len(np.intersect1d(a, b, assume_unique=True))
+        return shared / (len(a) + len(b) - shared) if len(a) + len(b) else 1.0
+
+    def similar(self, heads: np.ndarray, members: np.ndarray) -> np.ndarray:
+        """Which pairs reach the threshold."""
+        return np.array([self.jaccard(int(a), int(b)) >= self.threshold
+                         for a, b in zip(heads, members, strict=True)], dtype=bool)
 
 
 def _root_chunk(budget: int) -> int:
