@@ -105,7 +105,8 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     keys: list[dict[str, Any]] = []
     ids: list[tuple[int, str]] = []
     decisions = _load_decisions(layout, task.pass_index - 1, shard) if task.pass_index else {}
-    redirects = _load_redirects(layout, task.pass_index) if final and task.pass_index > 1 else {}
+    redirects = (_load_redirects(layout, task.pass_index, shard) if final and task.pass_index > 1
+                 else {})
     reporter = progress.Reporter()
 
     try:
@@ -292,21 +293,32 @@ def _write_ids(path: Path, ids: list[tuple[int, str]]) -> None:
     write_parquet_atomic(path, table)
 
 
-def _load_redirects(layout: Layout, passes: int) -> dict[str, str]:
-    """Removed id -> the id it duplicates, over every global step so far.
+def _load_redirects(layout: Layout, passes: int, shard: int) -> dict[str, str]:
+    """Removed id -> the id it duplicates, for the chains this shard's duplicates start.
 
     When a later step removes the document an earlier duplicate pointed to, the earlier
     duplicate must point to the survivor instead: `duplicate_of` always names a kept document.
+    Only the links reachable from this shard's own decisions are loaded, hop by hop, so memory
+    follows the shard's duplicates, not the corpus's.
     """
+    paths = [path for path in (layout.decisions_file(index) for index in range(passes))
+             if layout.fetch(path)]
+    wanted: set[str] = set()
+    for path in paths:
+        table = pq.read_table(path, columns=["duplicate_of"], filters=[("shard", "=", shard)])
+        wanted.update(value for value in table.column("duplicate_of").to_pylist() if value)
     redirects: dict[str, str] = {}
-    for pass_index in range(passes):
-        path = layout.decisions_file(pass_index)
-        if layout.fetch(path):
-            table = pq.read_table(path, columns=["id", "duplicate_of"])
+    while wanted:
+        found: dict[str, str] = {}
+        for path in paths:
+            table = pq.read_table(path, columns=["id", "duplicate_of"],
+                                  filters=[("id", "in", sorted(wanted))])
             for removed, kept in zip(table.column("id").to_pylist(),
                                      table.column("duplicate_of").to_pylist(), strict=True):
                 if removed is not None and kept is not None:
-                    redirects[removed] = kept
+                    found[removed] = kept
+        redirects.update(found)
+        wanted = {kept for kept in found.values() if kept not in redirects}
     return redirects
 
 
