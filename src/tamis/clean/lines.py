@@ -102,5 +102,6 @@ def _remember(doc: Document, lines: Lines, kept: list[int], replaced: dict[int, 
             words.append(lines.words[index])
             topics.append(lines.topics[index])
     new.line_word_starts.append(len(new.words))
+    new.chunks = doc.text.split()
     doc.cache[_SPLIT_KEY] = new
     doc.cache[_CACHE_KEY] = Lines(new, new.lines, new.line_starts, words, topics)

@@ -25,6 +25,7 @@ import math
 import shutil
 import unicodedata
 from collections.abc import Iterator
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
@@ -48,6 +49,7 @@ from tamis.dedup.outofcore import (
 from tamis.document import Document
 from tamis.pipeline import GlobalStep, StepOptions, register
 from tamis.text import split
+from tamis.text.split import tokens_of_chunks
 
 _MARKS = regex.compile(r"\p{Mn}+")
 _PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
@@ -55,6 +57,7 @@ _DIGITS = regex.compile(r"\d")
 _SEPARATOR = "\x01"
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # combines word hashes into n-gram hashes
 _KEY_MASK = (1 << 63) - 1
+_PACKED = np.dtype("<u8")  # how the memo stores word hashes
 # Peak bytes per document while one band's keys are grouped in memory: the (key, node) records,
 # the sort order, the sorted copies and the bucket arrays (measured with tracemalloc).
 BYTES_PER_BAND_KEY = 80
@@ -102,52 +105,50 @@ def _normalise(words: list[str]) -> list[str]:
 
 
 class WordHashes:
-    """A per-process memo from a word as split to the 64-bit hash of its normalised form.
+    """A per-process memo from a whitespace chunk of the split to the 64-bit hashes of its
+    normalised word tokens.
 
-    Web text reuses its words, so most words are looked up, not normalised and hashed: the
-    document's words become slot numbers in one pass (`np.fromiter` over a dict lookup) and the
-    hashes come from a NumPy table by slot. Slot 0 stands for a word that normalises to nothing
-    (punctuation), which is dropped as `normalized_words` drops it. Each word is normalised on
-    its own (as part of one batch of new words joined by a separator, so exactly the operations
-    `normalized_words` runs); no operation of the normalisation reaches across the separator,
-    so the hashes are the same as hashing `normalized_words(doc)` (a test compares them).
+    Web text reuses its chunks ("the", "said."), so most are looked up, not tokenised,
+    normalised and hashed: a document's hashes are one dict-lookup pass over its chunks
+    (`split(doc).chunks`) whose values, the hashes packed as bytes, are joined in C and read
+    as one array, without materialising the words. A new chunk is split into the
+    split's own tokens (its memo), each token normalised (as part of one batch of new tokens
+    joined by a separator, so exactly the operations `normalized_words` runs) and hashed; tokens
+    that normalise to nothing (punctuation) are dropped, as `normalized_words` drops them. No
+    operation of the normalisation reaches across the separator, so the hashes are the same as
+    hashing `normalized_words(doc)` (a test compares them).
     """
 
     def __init__(self, limit: int = 1_000_000) -> None:
         self.limit = limit
-        self.slots: dict[str, int] = {}
-        self.table = np.zeros(1 << 16, dtype=np.uint64)
+        self.memo: dict[str, bytes] = {}
 
-    def __call__(self, words: list[str]) -> np.ndarray:
-        """The hashes of the document's normalised words, in order."""
+    def __call__(self, chunks: list[str]) -> np.ndarray:
+        """The hashes of the normalised words of these chunks, in order."""
+        memo = self.memo
         try:
-            slots = np.fromiter(map(self.slots.__getitem__, words), dtype=np.int64,
-                                count=len(words))
-        except KeyError:  # new words: normalise and hash them, then look up again
-            missing = set(words).difference(self.slots)
-            if len(self.slots) + len(missing) > self.limit:
-                self.slots.clear()
-                missing = set(words)
+            packed = b"".join(map(memo.__getitem__, chunks))
+        except KeyError:  # new chunks: tokenise, normalise and hash them, then look up again
+            missing = set(chunks).difference(memo)
+            if len(memo) + len(missing) > self.limit:
+                memo.clear()
+                missing = set(chunks)
             self._add(list(missing))
-            slots = np.fromiter(map(self.slots.__getitem__, words), dtype=np.int64,
-                                count=len(words))
-        return self.table[slots[slots != 0]]
+            packed = b"".join(map(memo.__getitem__, chunks))
+        return np.frombuffer(packed, _PACKED).astype(np.uint64, copy=False)
 
-    def _add(self, words: list[str]) -> None:
-        joined = _SEPARATOR.join(words).lower()
+    def _add(self, chunks: list[str]) -> None:
+        tokens = tokens_of_chunks(chunks)
+        joined = _SEPARATOR.join(chain.from_iterable(tokens)).lower()
         joined = _MARKS.sub("", unicodedata.normalize("NFD", joined))
-        normalised = _DIGITS.sub("0", _PUNCTUATION.sub("", joined)).split(_SEPARATOR)
-        first = len(self.slots) + 1
-        if first + len(words) > len(self.table):
-            grown = np.zeros(max(2 * len(self.table), first + len(words)), dtype=np.uint64)
-            grown[: len(self.table)] = self.table
-            self.table = grown
-        for slot, (word, form) in enumerate(zip(words, normalised, strict=True), first):
-            if form:
-                self.slots[word] = slot
-                self.table[slot] = xxhash.xxh3_64_intdigest(form.encode())
-            else:
-                self.slots[word] = 0
+        forms = iter(_DIGITS.sub("0", _PUNCTUATION.sub("", joined)).split(_SEPARATOR))
+        for chunk, chunk_tokens in zip(chunks, tokens, strict=True):
+            normalised = [next(forms) for _ in chunk_tokens]
+            self.memo[chunk] = b"".join(_packed_hash(form) for form in normalised if form)
+
+
+def _packed_hash(form: str) -> bytes:
+    return xxhash.xxh3_64_intdigest(form.encode()).to_bytes(8, "little")
 
 
 _WORD_HASHES = WordHashes()
@@ -155,11 +156,10 @@ _WORD_HASHES = WordHashes()
 
 def word_hashes(doc: Document) -> np.ndarray:
     """64-bit hashes of the document's normalised words, from its one split."""
-    words = split(doc).words
     if _SEPARATOR in doc.text:  # rare; the batch normalisation needs the separator free
         return np.array([xxhash.xxh3_64_intdigest(word.encode())
-                         for word in _normalise(words)], dtype=np.uint64)
-    return _WORD_HASHES(words)
+                         for word in _normalise(split(doc).words)], dtype=np.uint64)
+    return _WORD_HASHES(split(doc).chunks)
 
 
 def shingle_hashes(hashes: np.ndarray, ngram: int) -> np.ndarray:

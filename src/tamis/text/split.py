@@ -9,6 +9,8 @@ What a `Split` holds (all computed from `text` alone):
 
 - `lines`: `text.split("\\n")`, so a line never contains "\\n" and `"\\n".join(lines) == text`;
   `line_starts[i]` is the offset of `lines[i]` in `text` (useful for `doc.edit` spans).
+- `chunks`: `text.split()`, the whitespace-free pieces every tokenisation starts from;
+  `chunk_tokens` the tokens of each (memoised per process, see below).
 - `words`: the word tokens, line by line. Space-delimited scripts are split exactly as spaCy's
   English tokenizer splits them (the one datatrove's filters use): whitespace separates chunks,
   then prefixes, suffixes and infixes are peeled off with spaCy's own rules and special cases
@@ -164,40 +166,61 @@ _CHUNK_CACHE: dict[str, list[str]] = {}
 _CHUNK_CACHE_LIMIT = 500_000
 
 
-def _tokens_of_chunks(chunks: list[str]) -> list[list[str]]:
+def tokens_of_chunks(chunks: list[str]) -> list[list[str]]:
     """The tokens of each chunk: memoised chunks in one C-level pass, the others computed."""
     cache = _CHUNK_CACHE
     tokens = list(map(cache.get, chunks))
     if None in tokens:
-        if len(cache) >= _CHUNK_CACHE_LIMIT:
+        missing = set(chunks).difference(cache)
+        if len(cache) + len(missing) > _CHUNK_CACHE_LIMIT:
             cache.clear()
-        for index, found in enumerate(tokens):
-            if found is None:
-                chunk = chunks[index]
-                tokens[index] = cache[chunk] = _chunk_tokens(chunk)
+            missing = set(chunks)
+        for chunk in missing:
+            cache[chunk] = _chunk_tokens(chunk)
+        tokens = list(map(cache.__getitem__, chunks))
     return tokens
 
 
 def split_words(line: str) -> list[str]:
     """The word tokens of one line (see the module docstring for the rules)."""
-    return list(chain.from_iterable(_tokens_of_chunks(line.split())))
+    return list(chain.from_iterable(tokens_of_chunks(line.split())))
 
 
 class Split:
-    """Lines, words and n-grams of one text, computed once and shared by every signal."""
+    """Lines, words and n-grams of one text, computed once and shared by every signal.
+
+    Only the lines and the whitespace chunks are made up front (two C-level splits); the words
+    and everything after them are computed on first use, so a step that needs the chunks alone
+    (deduplication's word hashes, memoised per chunk) never pays for materialising the words.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.lines: list[str] = text.split("\n")
-        self.line_starts: list[int] = list(accumulate((len(line) + 1 for line in self.lines),
-                                                      initial=0))[:-1]
-        # Whitespace chunks of every line, tokenised in one pass over the whole document.
-        line_chunks = [line.split() for line in self.lines]
-        tokens = _tokens_of_chunks(list(chain.from_iterable(line_chunks)))
-        self.words: list[str] = list(chain.from_iterable(tokens))
-        words_before_chunk = list(accumulate(map(len, tokens), initial=0))
-        chunks_before_line = accumulate(map(len, line_chunks), initial=0)
-        self.line_word_starts: list[int] = [words_before_chunk[i] for i in chunks_before_line]
+        # The whitespace-free chunks of the whole text: the same as each line's chunks in turn.
+        self.chunks: list[str] = text.split()
+
+    @cached_property
+    def line_starts(self) -> list[int]:
+        """The offset of every line in `text`."""
+        return list(accumulate((len(line) + 1 for line in self.lines), initial=0))[:-1]
+
+    @cached_property
+    def chunk_tokens(self) -> list[list[str]]:
+        """The word tokens of every chunk."""
+        return tokens_of_chunks(self.chunks)
+
+    @cached_property
+    def words(self) -> list[str]:
+        """The word tokens of the text, in order."""
+        return list(chain.from_iterable(self.chunk_tokens))
+
+    @cached_property
+    def line_word_starts(self) -> list[int]:
+        """The index in `words` where each line's words begin, then `len(words)`."""
+        words_before_chunk = list(accumulate(map(len, self.chunk_tokens), initial=0))
+        chunks_before_line = accumulate((len(line.split()) for line in self.lines), initial=0)
+        return [words_before_chunk[i] for i in chunks_before_line]
 
     def line_words(self, index: int) -> list[str]:
         """The words of line `index`."""
