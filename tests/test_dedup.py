@@ -160,6 +160,39 @@ def real_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.parametrize("second", ["dedup_near", {"dedup_near": {"keep": "longest"}},
+                                    {"dedup_lines": {"max_documents": 3}}])
+def test_adjacent_global_steps_share_one_pass_and_decide_as_if_apart(
+        real_corpus: Path, tmp_path: Path, second: str | dict) -> None:
+    """dedup_exact followed directly by another global step runs in two passes (both steps'
+    keys collected in the first); with a per-document step between them (drop_empty, which
+    has nothing left to drop) it runs in three. kept/ and removed/ are byte for byte the same:
+    the second step sees exactly the documents the first kept, and duplicate_of chains that
+    run through both steps still end at a kept document."""
+    def run(pipeline: list) -> Path:
+        out = tmp_path / str(len(pipeline))
+        config = tamis.load_config(overrides={"pipeline": pipeline,
+                                              "input": {"shard_size": "1MB"}})
+        tamis.run(real_corpus, out, config=config, workers=2)
+        return out
+
+    fused = run(["drop_empty", "dedup_exact", second])
+    apart = run(["drop_empty", "dedup_exact", "drop_empty", second])
+    assert output_bytes(fused) == output_bytes(apart)
+    assert json.loads((fused / "manifest.json").read_text())["counts"]["removed"] > 100
+    passes = {out: sorted(path.name for path in (out / "_tamis" / "done").glob("pass-*"))
+              for out in (fused, apart)}
+    assert (len(passes[fused]), len(passes[apart])) == (2, 3), passes
+    removed = read_output(fused, "removed")
+    assert {record["removed_by"]["step"] for record in removed} >= {"dedup_exact"}
+    # A keeper emptied by dedup_lines (all its lines repeated) has no kept copy to point to.
+    keepers = {record["id"] for record in read_output(fused, "kept")} | {
+        record["id"] for record in removed if record["removed_by"]["step"] == "dedup_lines"}
+    assert all(record["duplicate_of"] in keepers for record in removed
+               if record.get("duplicate_of"))
+    assert_conserved(fused)
+
+
 def test_a_tiny_memory_budget_spills_to_partitions_and_changes_nothing(
         real_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a budget of 20 KB the band keys, the hashes and the id joins are split over many
@@ -294,7 +327,8 @@ def test_a_resolve_killed_midway_leaves_scratch_that_the_rerun_rebuilds(
         "limits": {"memory_mb": 0.02}})
     with pytest.raises(RuntimeError, match="on purpose"):
         tamis.run(real_corpus, tmp_path / "out", config=config, workers=1)
-    scratch = tmp_path / "out" / "_tamis" / "work" / "pass-1" / "test_dying_near"
+    # The two steps are fused (one pass collects both): the second member's scratch folder.
+    scratch = tmp_path / "out" / "_tamis" / "work" / "pass-0" / "fused-1" / "test_dying_near"
     assert any(scratch.rglob("*"))  # spilled partitions were left behind
     DyingNear.die = False
     tamis.run(real_corpus, tmp_path / "out", config=config, workers=1)

@@ -92,11 +92,11 @@ def test_edits_rebuild_the_input_on_real_documents(web_jsonl: Path, tmp_path: Pa
     assert edited > 0
 
 
-@pytest.mark.parametrize("kill_in_pass", [0, 2])
+@pytest.mark.parametrize("kill_in_pass", [0, 1])
 def test_kill_and_resume_gives_the_uninterrupted_output(web_jsonl: Path, tmp_path: Path,
                                                        kill_in_pass: int) -> None:
-    """Killed while reading (pass 1 of 3), or in the last pass, after the exact and near
-    duplicate resolves (pass 3 of 3), the rerun gives the uninterrupted output."""
+    """Killed while reading (pass 1 of 2), or in the last pass, after the exact and near
+    duplicate resolves (fused: pass 2 of 2), the rerun gives the uninterrupted output."""
     config = tmp_path / "tiny-shards.yaml"
     config.write_text("input:\n  shard_size: 200KB\n")
     reference = tmp_path / "reference"

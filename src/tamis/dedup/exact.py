@@ -34,6 +34,7 @@ from tamis.dedup.outofcore import (
 )
 from tamis.document import Document
 from tamis.pipeline import GlobalStep, StepOptions, register
+from tamis.text import split
 
 # Peak bytes per document while the hashes are sorted in memory: the (high, low, node) records,
 # the sort order and the sorted copy, the group arrays.
@@ -53,7 +54,7 @@ class ExactDedup(GlobalStep):
     options: ExactOptions
 
     def collect(self, doc: Document) -> dict[str, Any] | None:
-        folded = " ".join(doc.text.split())
+        folded = " ".join(split(doc).chunks)  # the shared split's whitespace chunks
         if self.options.lowercase:
             folded = folded.lower()
         return {"hash": xxhash.xxh3_128_digest(folded.encode("utf-8"))}

@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -31,7 +30,13 @@ import tamis
 from tamis.config import Config, load_config
 from tamis.io.inputs import Shard, discover, plan_shards
 from tamis.io.writers import temp_path
-from tamis.pipeline import DECISIONS_SCHEMA, Decision, Decisions, GlobalStep, split_into_segments
+from tamis.pipeline import (
+    DECISIONS_FILE_SCHEMA,
+    Decisions,
+    GlobalStep,
+    decision_tables,
+    split_into_segments,
+)
 from tamis.report.aggregate import cluster_summary, environment_versions, merge
 from tamis.runner import progress
 from tamis.runner.layout import RECORD_KINDS, Layout, OutputError
@@ -82,8 +87,11 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     files, ignored = discover(inputs, config.input)
     shards = plan_shards(files, config.input)
     plan = [shard.describe() for shard in shards]
+    segments = split_into_segments(config.build_steps())
+    # The passes' shape is part of what the work files mean (a resume must not mix two shapes).
+    passes = [segment.ends_with.name if segment.ends_with else None for segment in segments]
     fingerprint = hashlib.sha256(json.dumps(
-        {"config": config.fingerprint(), "plan": plan, "limit": limit},
+        {"config": config.fingerprint(), "plan": plan, "limit": limit, "passes": passes},
         sort_keys=True).encode()).hexdigest()[:16]
     layout = Layout.for_output(output)
     resumed = layout.prepare(fingerprint, {"config": config.model_dump(mode="json"),
@@ -92,7 +100,6 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
         manifest = json.loads(layout.manifest.read_text("utf-8"))
         return RunResult(Path(output), manifest["counts"], manifest, resumed=True)
 
-    segments = split_into_segments(config.build_steps())
     counters = multiprocessing.get_context("spawn").Array("q", 3)
     display = progress.Display(counters, quiet)
     pool = _make_pool(config, min(workers, len(shards)), counters)
@@ -281,39 +288,20 @@ def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
         display.update(done)
 
 
-# The decisions file: what removal steps write, and the lines a line-cutting step cuts.
-_LINES = pa.field("lines", pa.list_(pa.int64()))
-_FILE_SCHEMA = DECISIONS_SCHEMA.append(_LINES)
-
-
 def _write_decisions(path: Path, decisions: Decisions) -> int:
     """Write the decisions file (atomically) as the decisions come; returns how many documents
     it removes (a decision that cuts lines removes none)."""
-    if isinstance(decisions, Mapping):
-        decisions = [_decisions_table(decisions)]
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_path(path)
     removed = 0
-    with pq.ParquetWriter(temp, _FILE_SCHEMA) as writer:
-        for table in decisions:
-            if "lines" not in table.column_names:  # steps that only remove documents
-                table = table.append_column("lines", pa.nulls(table.num_rows, _LINES.type))
-            writer.write_table(table.select(_FILE_SCHEMA.names).cast(_FILE_SCHEMA),
-                               row_group_size=1 << 16)
+    with pq.ParquetWriter(temp, DECISIONS_FILE_SCHEMA) as writer:
+        for table in decision_tables(decisions):
+            writer.write_table(table, row_group_size=1 << 16)
             cuts_lines = pc.fill_null(pc.greater(pc.list_value_length(table["lines"]), 0),
                                       False)
             removed += table.num_rows - (pc.sum(cuts_lines).as_py() or 0)
     os.replace(temp, path)
     return removed
-
-
-def _decisions_table(decisions: Mapping[int, Mapping[int, Decision]]) -> pa.Table:
-    rows = [{"shard": shard, "index": index, "rule": decision.rule, "detail": decision.detail,
-             "duplicate_of": decision.duplicate_of, "cluster": decision.cluster,
-             "id": decision.id, "lines": list(decision.lines)}
-            for shard, by_index in sorted(decisions.items())
-            for index, decision in sorted(by_index.items())]
-    return pa.Table.from_pylist(rows, schema=_FILE_SCHEMA)
 
 
 def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any],

@@ -105,7 +105,10 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     keys: list[dict[str, Any]] = []
     ids: list[tuple[int, str]] = []
     decisions = _load_decisions(layout, task.pass_index - 1, shard) if task.pass_index else {}
-    redirects = (_load_redirects(layout, task.pass_index, shard) if final and task.pass_index > 1
+    # A later global step may remove the keeper an earlier one named: follow those chains.
+    global_steps = sum(len(earlier.ends_with.members) for earlier in segments[:task.pass_index]
+                       if earlier.ends_with is not None)
+    redirects = (_load_redirects(layout, task.pass_index, shard) if final and global_steps > 1
                  else {})
     reporter = progress.Reporter()
 
@@ -125,7 +128,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
                 decision = decisions.get(index)
                 if decision is not None:
                     _apply_decision(item, decision, segments[task.pass_index - 1].ends_with)
-                if item.kept:
+                if item.kept and segment.steps:
                     item = _run_steps(item, segment.steps, stats, task.config.limits)
             if isinstance(item, Document) and item.kept and segment.ends_with is not None:
                 collected = segment.ends_with.collect(item)
