@@ -23,6 +23,8 @@ RSS of the largest process, and the peak of all its processes' RSS summed (sampl
 With `--datatrove`, datatrove 0.10.1's 4-stage MinHash (signatures, buckets, clustering, filter;
 FineWeb's config: sha1 64-bit, 14 x 8, 5-grams; one task, one worker) runs on the same corpus in
 the same run, in its own venv (bench/.venv-datatrove, made by bench/parity.py on first use).
+With `--repeat N` each tool runs N times on the first size, the two taking turns, and the
+medians are reported (the ratio is of the medians).
 """
 
 from __future__ import annotations
@@ -186,7 +188,7 @@ def run_datatrove(corpus: Path, work: Path) -> tuple[float, float]:
     from parity import ensure_venv
 
     folder = work / "datatrove-in"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / corpus.name).symlink_to(corpus)
     started = time.perf_counter()
     process = subprocess.Popen([str(ensure_venv()), "-c", DATATROVE_SIDE, str(folder),
@@ -223,10 +225,13 @@ def main() -> None:
         for count in args.docs:
             corpus = Path(work) / f"corpus-{count}.jsonl"
             size = make_corpus(corpus, count)
-            runs = []
-            for round_number in range(args.repeat):
+            runs, others = [], []
+            side_by_side = args.datatrove and count == args.docs[0]
+            for round_number in range(args.repeat):  # the tools take turns, round by round
                 out = Path(work) / f"out-{count}-{round_number}"
                 runs.append(run_once(corpus, out, config, args.workers))
+                if side_by_side:
+                    others.append(run_datatrove(corpus, Path(work) / f"datatrove-{round_number}"))
             removed = json.loads((out / "manifest.json").read_text())["counts"]["removed"]
             wall = statistics.median(run["wall"] for run in runs)
             cpu = statistics.median(run["cpu"] for run in runs)
@@ -234,8 +239,9 @@ def main() -> None:
                   f"{cpu:.1f} | {count / cpu:,.0f} | {size / 1e6 / cpu:.2f} | "
                   f"{max(run['largest'] for run in runs):,.0f} | "
                   f"{max(run['summed'] for run in runs):,.0f} | {removed:,} |", flush=True)
-            if args.datatrove and count == args.docs[0]:
-                other, peak = run_datatrove(corpus, Path(work))
+            if side_by_side:
+                other = statistics.median(seconds for seconds, _ in others)
+                peak = max(peak for _, peak in others)
                 print(f"| datatrove | {count:,} | {size / 1e6:,.0f} | 1 | {other:.1f} | | "
                       f"{count / other:,.0f} | {size / 1e6 / other:.2f} | {peak:,.0f} | | |")
                 print(f"| ratio (wall) | | | | {other / wall:.1f}x | | | | | | |", flush=True)

@@ -55,3 +55,31 @@ def test_split_is_cached_until_the_text_changes() -> None:
     second = split(doc)
     assert second is not first
     assert second.words == ["beta", "gamma"]
+
+
+def test_common_shapes_are_tokenised_as_the_rules_tokenise_them() -> None:
+    """The shortcut for letters and letters-then-a-mark gives what spaCy's rules give: on every
+    chunk of the near-duplicate set's real pages, and on each of its words followed by every
+    mark the shortcut knows, for one word in ten (where the rules keep "V." or "SpaceX." whole,
+    it must not cut)."""
+    import gzip
+    import json
+
+    from conftest import DATA, need_shared
+
+    from tamis.text.split import _common_shape_tokens, _rule_tokens
+
+    source = need_shared(DATA / "derived" / "dev" / "neardup.jsonl.gz")
+    chunks: set[str] = set()
+    with gzip.open(source, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            chunks.update(json.loads(line)["text"].split())
+    words = sorted({chunk.strip(",.;:!?)\"'(") for chunk in chunks} - {""})[::10]
+    chunks |= {word + mark for word in words for mark in ",;:!?)\"'."}
+    shortcut = 0
+    for chunk in sorted(chunks):
+        tokens = _common_shape_tokens(chunk)
+        if tokens is not None:
+            shortcut += 1
+            assert tokens == _rule_tokens(chunk), chunk
+    assert shortcut > len(chunks) // 2

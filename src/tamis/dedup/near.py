@@ -58,6 +58,7 @@ _SEPARATOR = "\x01"
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # combines word hashes into n-gram hashes
 _KEY_MASK = (1 << 63) - 1
 _PACKED = np.dtype("<u8")  # how the memo stores word hashes
+_CACHE_BYTES = 256 * 1024  # about a core's L2 cache
 # Peak bytes per document while one band's keys are grouped in memory: the (key, node) records,
 # the sort order, the sorted copies and the bucket arrays (measured with tracemalloc).
 BYTES_PER_BAND_KEY = 80
@@ -194,10 +195,19 @@ class MinHasher:
         """One 64-bit bucket key per band; empty documents get no keys."""
         if not len(shingles):
             return []
+        # A block of hash functions at a time, so the permuted values stay in the CPU cache.
+        count = len(self.multipliers)
+        block = max(1, min(count, _CACHE_BYTES // (8 * len(shingles))))
+        permuted = np.empty((block, len(shingles)), np.uint64)
+        minima = np.empty(count, np.uint64)
         with np.errstate(over="ignore"):
-            permuted = self.multipliers * shingles[None, :]
-            permuted += self.offsets
-        signature = permuted.min(axis=1).reshape(self.bands, self.rows)
+            for first in range(0, count, block):
+                last = min(first + block, count)
+                rows = permuted[: last - first]
+                np.multiply(self.multipliers[first:last], shingles[None, :], out=rows)
+                rows += self.offsets[first:last]
+                rows.min(axis=1, out=minima[first:last])
+        signature = minima.reshape(self.bands, self.rows)
         # 63 bits: the keys travel through Parquet as signed 64-bit integers.
         return [xxhash.xxh3_64_intdigest(band.tobytes()) & _KEY_MASK for band in signature]
 

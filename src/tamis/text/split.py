@@ -148,11 +148,37 @@ def _merge_special_cases(tokens: list[str]) -> list[str]:
     return merged
 
 
+# Marks that spaCy's suffix rules always cut from the end of a word of letters.
+_WORD_END_MARKS = frozenset(',;:!?)"\'')
+
+
 def _chunk_tokens(chunk: str) -> list[str]:
     """The word tokens of one whitespace-free chunk (uncached)."""
+    return _common_shape_tokens(chunk) or _rule_tokens(chunk)
+
+
+def _common_shape_tokens(chunk: str) -> list[str] | None:
+    """The tokens of the commonest chunk shapes, without running the rules, or None.
+
+    Letters alone are one token (no affix or infix rule applies to them). Letters then one mark
+    ("said," "dog." "why?") are two: the mark is a suffix, unless the letters are a special
+    case. A full stop is cut only after a lowercase ASCII letter here ("V." and "SpaceX." stay
+    whole; the rules decide those). A test checks these against the rules on real text.
+    """
+    if chunk in SPECIAL_CASES or _CHARACTER_SCRIPT.search(chunk):
+        return None
+    if chunk.isalpha():
+        return [chunk]
+    stem, mark = chunk[:-1], chunk[-1]
+    if ((mark in _WORD_END_MARKS or (mark == "." and "a" <= stem[-1:] <= "z"))
+            and stem.isalpha() and stem not in SPECIAL_CASES):
+        return [stem, mark]
+    return None
+
+
+def _rule_tokens(chunk: str) -> list[str]:
+    """spaCy's rules on one chunk: special cases, affixes and infixes, then the merges."""
     special = SPECIAL_CASES.get(chunk)
-    if special is None and chunk.isalpha() and not _CHARACTER_SCRIPT.search(chunk):
-        return [chunk]  # no affix or infix rule applies to letters alone
     tokens = list(special) if special is not None else _affix_tokens(chunk)
     if len(tokens) > 1:
         tokens = _merge_special_cases(tokens)
