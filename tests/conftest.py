@@ -101,3 +101,19 @@ def tamis_command(*args: str, check: bool = False, **kwargs: Any) -> subprocess.
     env.pop("TAMIS_DEBUG", None)
     return subprocess.run([sys.executable, "-m", "tamis", *args], capture_output=True,
                           text=True, env=env, check=check, **kwargs)
+
+
+def partition_counts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the partition count of every `outofcore.Partitions` made from now on (this
+    process only: run with workers that stay in it, or count what the main process does)."""
+    from tamis.dedup import outofcore
+
+    counts: list[int] = []
+    original = outofcore.Partitions.__init__
+
+    def counting(self, folder, dtype, count):  # type: ignore[no-untyped-def]
+        counts.append(count)
+        original(self, folder, dtype, count)
+
+    monkeypatch.setattr(outofcore.Partitions, "__init__", counting)
+    return counts

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 import zstandard
-from conftest import assert_conserved, read_output, reading_config, tamis_command
+from conftest import (
+    assert_conserved,
+    partition_counts,
+    read_output,
+    reading_config,
+    tamis_command,
+)
 
 import tamis
 from tamis.config import ConfigError
@@ -143,6 +149,27 @@ def test_duplicate_ids_are_kept_and_flagged(tmp_path: Path) -> None:
     assert result.counts["kept"] == 3
     assert result.manifest["duplicate_ids"] == {"count": 1, "examples": ["same"]}
     assert any("share their id" in warning for warning in result.warnings)
+
+
+def test_duplicate_ids_are_counted_within_a_tiny_memory_budget(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At a 16 KB budget the id hashes of 3,000 records are counted in many spilled partitions
+    (the check holds one partition, not the corpus's ids); the count and examples are those
+    of the default budget."""
+    partitions = partition_counts(monkeypatch)
+    lines = [{"id": f"doc-{number % 2_600}", "text": f"text {number}"} for number in range(3_000)]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    found = {}
+    for budget_mb in (1024, 0.016):
+        config = tamis.load_config(overrides={"pipeline": ["drop_empty"],
+                                              "input": {"shard_size": "20KB"},
+                                              "limits": {"memory_mb": budget_mb}})
+        result = tamis.run(tmp_path / "in.jsonl", tmp_path / f"out-{budget_mb}", config=config,
+                           workers=2)
+        found[budget_mb] = result.manifest["duplicate_ids"]
+    assert found[1024]["count"] == 400 and len(found[1024]["examples"]) == 5
+    assert found[0.016] == found[1024]
+    assert partitions[0] == 1 and partitions[1] > 4
 
 
 def test_missing_ids_fall_back_to_file_and_line(tmp_path: Path) -> None:

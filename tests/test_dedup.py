@@ -8,7 +8,14 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import DATA, assert_conserved, need_shared, output_bytes, read_output
+from conftest import (
+    DATA,
+    assert_conserved,
+    need_shared,
+    output_bytes,
+    partition_counts,
+    read_output,
+)
 
 import tamis
 from tamis.dedup.near import choose_bands, collision_probability
@@ -198,16 +205,7 @@ def test_a_tiny_memory_budget_spills_to_partitions_and_changes_nothing(
     """With a budget of 20 KB the band keys, the hashes and the id joins are split over many
     partition files, and the union-find's parent array is memory-mapped; kept/ and removed/ are
     byte for byte those of the default budget."""
-    from tamis.dedup import outofcore
-
-    partitions: list[int] = []
-    original = outofcore.Partitions.__init__
-
-    def counting(self, folder, dtype, count):  # type: ignore[no-untyped-def]
-        partitions.append(count)
-        original(self, folder, dtype, count)
-
-    monkeypatch.setattr(outofcore.Partitions, "__init__", counting)
+    partitions = partition_counts(monkeypatch)
     pipeline = {"pipeline": ["dedup_exact", "dedup_near"],
                 "input": {"shard_size": "1MB"}}
     results = {}

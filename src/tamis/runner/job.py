@@ -23,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import tamis
 from tamis.config import Config, load_config
+from tamis.dedup.outofcore import Partitions, partition_count
 from tamis.io.inputs import Shard, discover, plan_shards
 from tamis.io.writers import temp_path
 from tamis.pipeline import (
@@ -349,7 +351,8 @@ def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any
         "inputs": [file.name for file in files],
         "ignored_inputs": ignored,
         "counts": counts,
-        "duplicate_ids": _duplicate_ids(layout, shards),
+        "duplicate_ids": _duplicate_ids(layout, shards,
+                                        int(config.limits.memory_mb * 1024**2)),
         "shards": shard_rows,
     }
     by_step: dict[str, dict[str, int]] = {}
@@ -385,23 +388,41 @@ def _part_names(layout: Layout, kind: str) -> dict[int, str]:
     return names
 
 
-def _duplicate_ids(layout: Layout, shards: list[Shard]) -> dict[str, Any]:
-    """Ids used by more than one record: kept as they are, counted and shown here."""
-    tables = [pq.read_table(path) for shard in shards
-              if layout.fetch(path := layout.ids_file(shard.index))]
-    if not tables:
-        return {"count": 0, "examples": []}
-    hashes = np.concatenate([table.column("hash").to_numpy() for table in tables])
-    unique, counts = np.unique(hashes, return_counts=True)
-    repeated = unique[counts > 1]
-    extra = int(counts[counts > 1].sum() - len(repeated))
+# Bytes per record while one partition of id hashes is counted (the hashes, the sorted copy,
+# the unique values and their counts).
+_BYTES_PER_ID_HASH = 32
+
+
+def _duplicate_ids(layout: Layout, shards: list[Shard], budget: int) -> dict[str, Any]:
+    """Ids used by more than one record: kept as they are, counted and shown here.
+
+    Each record's id is known by a 64-bit hash (written per shard in pass 1). The hashes are
+    spilled by their top bits into partitions sized to the memory budget, as the dedup resolve
+    does, so the check holds one partition at a time, not the corpus's ids.
+    """
+    paths = [path for shard in shards if layout.fetch(path := layout.ids_file(shard.index))]
+    total = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
+    partitions = partition_count(total, _BYTES_PER_ID_HASH, budget)
+    spill = Partitions(layout.ids_file(0).parent / "check", np.dtype(np.uint64), partitions)
+    shift = np.uint64(64 - (partitions.bit_length() - 1))
+    for path in paths:
+        hashes = pq.read_table(path, columns=["hash"]).column("hash").to_numpy()
+        top = (hashes >> shift if partitions > 1 else np.zeros(len(hashes), np.uint64))
+        spill.add(top.astype(np.int64), hashes)
+    extra, repeated = 0, []
+    for number in range(partitions):  # in hash order: the first repeated hashes come first
+        unique, counts = np.unique(spill.take(number), return_counts=True)
+        extra += int((counts[counts > 1] - 1).sum())
+        repeated.extend(unique[counts > 1][: 5 - len(repeated)].tolist())
     examples: list[str] = []
-    wanted = set(repeated[:5].tolist())
-    for table in tables:
-        for value, doc_id in zip(table.column("hash").to_pylist(),
-                                 table.column("id").to_pylist(), strict=True):
-            if value in wanted and doc_id not in examples:
-                examples.append(doc_id)
+    if repeated:
+        wanted = pa.array(repeated, pa.uint64())
+        for path in paths:
+            table = pq.read_table(path, columns=["hash", "id"])
+            found = table.filter(pc.is_in(table.column("hash"), value_set=wanted))
+            for name in found.column("id").to_pylist():
+                if name not in examples:
+                    examples.append(name)
     return {"count": extra, "examples": examples}
 
 
