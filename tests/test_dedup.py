@@ -204,8 +204,19 @@ def test_a_tiny_memory_budget_spills_to_partitions_and_changes_nothing(
         real_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a budget of 20 KB the band keys, the hashes and the id joins are split over many
     partition files, and the union-find's parent array is memory-mapped; kept/ and removed/ are
-    byte for byte those of the default budget."""
+    byte for byte those of the default budget, and so is the report's cluster summary (grouped
+    in partitions too)."""
+    from tamis.report import aggregate
+
     partitions = partition_counts(monkeypatch)
+    summary_partitions: list[int] = []
+    grouped = aggregate._cluster_partitions
+
+    def counting_summary(files, count, scratch):  # type: ignore[no-untyped-def]
+        summary_partitions.append(count)
+        return grouped(files, count, scratch)
+
+    monkeypatch.setattr(aggregate, "_cluster_partitions", counting_summary)
     pipeline = {"pipeline": ["dedup_exact", "dedup_near"],
                 "input": {"shard_size": "1MB"}}
     results = {}
@@ -220,6 +231,10 @@ def test_a_tiny_memory_budget_spills_to_partitions_and_changes_nothing(
     removed = results["tiny"].manifest["counts"]
     assert results["tiny"].counts == results["default"].counts
     assert removed["removed"] > 200  # the exact copies and many near copies
+    clusters = {name: json.loads((tmp_path / name / "stats.json").read_text())["clusters"]
+                for name in results}
+    assert clusters["tiny"] == clusters["default"] and clusters["default"]["clusters"] > 100
+    assert summary_partitions[0] == 1 and summary_partitions[1] > 1
     assert_conserved(tmp_path / "tiny")
 
 

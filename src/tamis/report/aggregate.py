@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 import xxhash
 
 import tamis
+from tamis.dedup.outofcore import partition_count
 from tamis.document import Document, Edit
 
 SAMPLES_PER_REASON = 5
@@ -311,29 +312,71 @@ def _smallest(samples: dict[str, list[dict[str, Any]]], size: int
             for name, examples in sorted(samples.items())}
 
 
-def cluster_summary(decision_files: Iterable[Path]) -> dict[str, Any]:
+# Bytes per decision while one partition's clusters are grouped: the two id strings in Arrow
+# and the group-by's hash table.
+BYTES_PER_DECISION = 200
+
+
+def cluster_summary(decision_files: Iterable[Path], *, scratch: Path,
+                    budget: int = 1024 * 1024**2) -> dict[str, Any]:
     """Duplicate clusters from the global steps' decisions: the size distribution and the
-    largest clusters. A cluster's size counts its removed members plus the one kept."""
-    tables = [pq.read_table(path, columns=["cluster", "duplicate_of"])
-              for path in decision_files if path.exists()]
-    tables = [table.filter(pc.is_valid(table["cluster"])) for table in tables]
-    tables = [table for table in tables if table.num_rows]
-    if not tables:
-        return {"clusters": 0, "sizes": {}, "largest": []}
-    table = pa.concat_tables(tables)
-    grouped = table.group_by("cluster").aggregate([("duplicate_of", "min"),
-                                                   ("duplicate_of", "count")])
-    sizes = pc.add(grouped["duplicate_of_count"], 1)
-    distribution = Counter(sizes.to_pylist())
-    order = pc.sort_indices(pa.table({"size": sizes, "cluster": grouped["cluster"]}),
-                            sort_keys=[("size", "descending"), ("cluster", "ascending")])
-    top = grouped.take(order[:LARGEST_CLUSTERS]).to_pylist()
-    return {
-        "clusters": grouped.num_rows,
-        "sizes": {str(size): count for size, count in sorted(distribution.items())},
-        "largest": [{"cluster": row["cluster"], "size": row["duplicate_of_count"] + 1,
-                     "kept": row["duplicate_of_min"]} for row in top],
-    }
+    largest clusters. A cluster's size counts its removed members plus the one kept.
+
+    A crawl's decisions do not fit in memory, so they are spilled by a hash of their cluster
+    into partitions sized to `budget` (files in `scratch`); each partition holds whole clusters
+    and is grouped alone. The summary is the same for any budget.
+    """
+    files = [path for path in decision_files if path.exists()]
+    total = sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+    partitions = partition_count(total, BYTES_PER_DECISION, budget)
+    clusters, sizes, largest = 0, Counter[int](), []
+    for table in _cluster_partitions(files, partitions, scratch):
+        grouped = table.group_by("cluster").aggregate([("duplicate_of", "min"),
+                                                       ("duplicate_of", "count")])
+        counts = pc.add(grouped["duplicate_of_count"], 1)
+        clusters += grouped.num_rows
+        sizes.update(counts.to_pylist())
+        order = pc.sort_indices(pa.table({"size": counts, "cluster": grouped["cluster"]}),
+                                sort_keys=[("size", "descending"), ("cluster", "ascending")])
+        largest += [{"cluster": row["cluster"], "size": row["duplicate_of_count"] + 1,
+                     "kept": row["duplicate_of_min"]}
+                    for row in grouped.take(order[:LARGEST_CLUSTERS]).to_pylist()]
+    largest.sort(key=lambda row: (-row["size"], row["cluster"]))
+    return {"clusters": clusters,
+            "sizes": {str(size): count for size, count in sorted(sizes.items())},
+            "largest": largest[:LARGEST_CLUSTERS]}
+
+
+def _cluster_partitions(files: list[Path], partitions: int, scratch: Path) -> Iterable[pa.Table]:
+    """The decisions that name a cluster, as tables that each hold whole clusters."""
+    columns = ["cluster", "duplicate_of"]
+    if partitions == 1:
+        tables = [pq.read_table(path, columns=columns) for path in files]
+        table = pa.concat_tables(tables) if tables else None
+        if table is not None and table.num_rows:
+            yield table.filter(pc.is_valid(table["cluster"]))
+        return
+    scratch.mkdir(parents=True, exist_ok=True)
+    writers: dict[int, pq.ParquetWriter] = {}
+    try:
+        for path in files:
+            for batch in pq.ParquetFile(path).iter_batches(columns=columns):
+                table = pa.Table.from_batches([batch])
+                table = table.filter(pc.is_valid(table["cluster"]))
+                where = np.array([xxhash.xxh3_64_intdigest(name.encode()) % partitions
+                                  for name in table.column("cluster").to_pylist()], np.int64)
+                for number in np.unique(where).tolist():
+                    if number not in writers:
+                        writers[number] = pq.ParquetWriter(scratch / f"{number:05d}.parquet",
+                                                           table.schema)
+                    writers[number].write_table(table.filter(pa.array(where == number)))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    for number in sorted(writers):
+        path = scratch / f"{number:05d}.parquet"
+        yield pq.read_table(path)
+        path.unlink()
 
 
 def environment_versions() -> dict[str, str]:

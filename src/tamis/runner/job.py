@@ -369,8 +369,11 @@ def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any
                     **{step: round(value, 3) for step, value in seconds.most_common()}},
         "docs_per_second": round(counts["read"] / wall, 1) if wall else None,
         **merge(report_parts),
-        "clusters": cluster_summary(layout.decisions_file(index) for index in range(passes)
-                                    if layout.fetch(layout.decisions_file(index))),
+        "clusters": cluster_summary(
+            (layout.decisions_file(index) for index in range(passes)
+             if layout.fetch(layout.decisions_file(index))),
+            scratch=layout.work(passes) / "clusters",
+            budget=int(config.limits.memory_mb * 1024**2)),
         "versions": environment_versions(),
     }
     layout.write_json(layout.stats, stats)
