@@ -238,6 +238,23 @@ def test_a_tiny_memory_budget_spills_to_partitions_and_changes_nothing(
     assert_conserved(tmp_path / "tiny")
 
 
+def test_bands_grouped_in_threads_decide_as_one_thread_does(
+        real_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Near resolve groups several bands at once in threads, sharing the union-find behind a
+    lock; links then arrive in another order, and with spilled partitions (20 KB) too the output
+    is byte for byte that of one thread."""
+    from tamis.dedup.near import NearDedup
+
+    config = tamis.load_config(overrides={"pipeline": ["dedup_near"],
+                                          "input": {"shard_size": "1MB"},
+                                          "limits": {"memory_mb": 0.02}})
+    for threads in (1, 5):
+        monkeypatch.setattr(NearDedup, "threads", threads)
+        tamis.run(real_corpus, tmp_path / str(threads), config=config, workers=1)
+    assert output_bytes(tmp_path / "5") == output_bytes(tmp_path / "1")
+    assert len(read_output(tmp_path / "5", "removed")) > 200
+
+
 def test_keep_longest_gives_the_same_decisions_at_any_budget(tmp_path: Path) -> None:
     """The keep-longest grouping (spilled by root range) at a tiny budget against the default."""
     import pyarrow as pa

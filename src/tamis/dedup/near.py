@@ -6,25 +6,30 @@ folded to 0), hashed once each, combined into n-gram hashes with NumPy, and min-
 `bands * rows` multiply-shift hash functions at once. Each band of `rows` minima becomes one
 64-bit bucket key; only those keys are kept.
 
-Across the corpus (`resolve`): one band at a time, the keys are sorted and every bucket links
-its members to its first one; a union-find whose root is always the earliest document (input
-order) merges the links. Each cluster keeps one member (the first in input order, the longest,
-or the best by a signal) and the others are removed naming it, which is also the cluster's name.
+Across the corpus (`resolve`): band by band (several bands at once, in threads), the keys are
+sorted and every bucket links its members to its first one; a union-find whose root is always
+the earliest document (input order) merges the links. Each cluster keeps one member (the first
+in input order, the longest, or the best by a signal) and the others are removed naming it,
+which is also the cluster's name.
 
 Memory is bounded by the run's budget (`limits.memory_mb`), not by the corpus: when one band's
-keys for the corpus would not fit (about `BYTES_PER_BAND_KEY` bytes a document while sorting),
-they are spilled into partition files by their top bits, and each partition, which holds whole
-buckets, is sorted alone (`outofcore.py`). The one term that grows with the corpus is the
-union-find's parent array, 8 bytes a document, memory-mapped once it passes a quarter of the
-budget. The output is the same at any budget.
+keys for the corpus would not fit in its thread's share of the budget (about
+`BYTES_PER_BAND_KEY` bytes a document while sorting), they are spilled into partition files by
+their top bits, and each partition, which holds whole buckets, is sorted alone
+(`outofcore.py`). The one term that grows with the corpus is the union-find's parent array,
+8 bytes a document, memory-mapped once it passes a quarter of the budget. The output is the
+same at any budget.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import shutil
+import threading
 import unicodedata
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
@@ -239,6 +244,9 @@ class NearDedup(GlobalStep):
     Options = NearOptions
     options: NearOptions
 
+    # Threads grouping bands at once in resolve; None: one per core, at most one per band.
+    threads: int | None = None
+
     def __init__(self, options: NearOptions | None = None) -> None:
         super().__init__(options)
         self.hasher = MinHasher(self.options.bands, self.options.rows, self.options.seed)
@@ -268,12 +276,21 @@ class NearDedup(GlobalStep):
         folder = scratch(work_dir, self.name)
         clusters = UnionFind(corpus.size, folder, self.memory_budget)
         budget = max(self.memory_budget - clusters.memory, 1)
-        partitions = partition_count(corpus.size, BYTES_PER_BAND_KEY, budget)
         verified = (None if self.options.verify is None
                     else ShingleSets(corpus, self.options.verify))
-        for band in range(self.options.bands):
-            self._link_band(corpus, f"band_{band}", partitions, folder / "keys", clusters,
-                            verified)
+        # Bands are grouped in threads (NumPy's sorts and Parquet reads run outside the GIL),
+        # each within its share of the budget; only the union-find is shared, behind a lock.
+        # Links may arrive in any order: the clusters and their roots do not depend on it.
+        threads = self.threads or min(self.options.bands, os.cpu_count() or 1)
+        partitions = partition_count(corpus.size, BYTES_PER_BAND_KEY, max(budget // threads, 1))
+        lock = threading.Lock()
+
+        def link(band: int) -> None:
+            self._link_band(corpus, f"band_{band}", partitions, folder / "keys" / str(band),
+                            clusters, lock, verified)
+
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(link, range(self.options.bands)))  # raises a thread's error here
         removals = Removals(corpus, folder / "removed", budget)
         if self.options.keep == "first":
             self._first_survives(corpus, clusters, removals, budget)
@@ -293,7 +310,8 @@ class NearDedup(GlobalStep):
 
     @staticmethod
     def _link_band(corpus: KeyFiles, column: str, partitions: int, folder: Path,
-                   clusters: UnionFind, verified: ShingleSets | None) -> None:
+                   clusters: UnionFind, lock: threading.Lock,
+                   verified: ShingleSets | None) -> None:
         """Link every document of each bucket of one band to the bucket's first document.
 
         The keys are spilled by their top bits, so one partition holds whole buckets and is
@@ -320,7 +338,8 @@ class NearDedup(GlobalStep):
             if verified is not None:
                 similar = verified.similar(heads, members)
                 heads, members = heads[similar], members[similar]
-            clusters.union(heads, members)
+            with lock:
+                clusters.union(heads, members)
 
     @staticmethod
     def _first_survives(corpus: KeyFiles, clusters: UnionFind, removals: Removals,
