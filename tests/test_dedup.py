@@ -200,6 +200,31 @@ def test_adjacent_global_steps_share_one_pass_and_decide_as_if_apart(
     assert_conserved(fused)
 
 
+def test_a_global_step_after_one_that_cuts_lines_gets_its_own_pass(tmp_path: Path) -> None:
+    """dedup_lines edits text, so dedup_near after it is not fused: it collects from the cut
+    text in the next pass. Two different pages under one long shared footer line are near copies
+    of each other only while the footer is there; once it is cut they are not."""
+    from tamis.pipeline import FusedSteps, split_into_segments
+
+    config = tamis.load_config(overrides={"pipeline": ["dedup_lines", "dedup_near"]})
+    segments = split_into_segments(config.build_steps())
+    assert len(segments) == 3
+    assert not any(isinstance(segment.ends_with, FusedSteps) for segment in segments)
+
+    first = " ".join(f"first{number}" for number in range(40))
+    other = " ".join(f"other{number}" for number in range(40))
+    footer = " ".join(f"footer{number}" for number in range(1000))
+    docs = [{"id": "a", "text": f"{first}\n{footer}"},
+            {"id": "b", "text": f"{first} again\n{footer}"},
+            {"id": "c", "text": f"{other}\n{footer}"}]
+    write(tmp_path / "in.jsonl", docs)
+    tamis.run(tmp_path / "in.jsonl", tmp_path / "out", config=config, workers=1)
+    removed = {record["id"]: record for record in read_output(tmp_path / "out", "removed")}
+    kept = {record["id"]: record["text"] for record in read_output(tmp_path / "out", "kept")}
+    assert removed["b"]["duplicate_of"] == "a"
+    assert kept == {"a": first, "c": other}
+
+
 def test_a_tiny_memory_budget_spills_to_partitions_and_changes_nothing(
         real_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With a budget of 20 KB the band keys, the hashes and the id joins are split over many

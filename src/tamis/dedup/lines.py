@@ -57,6 +57,7 @@ class LineDedup(GlobalStep):
     name = "dedup_lines"
     Options = LinesOptions
     options: LinesOptions
+    removes_only = False  # it cuts lines: a global step after it must see the cut text
 
     def collect(self, doc: Document) -> dict[str, Any] | None:
         return {"lines": [line_hash(line, self.options.min_chars)
