@@ -274,7 +274,7 @@ def test_bands_grouped_in_threads_decide_as_one_thread_does(
                                           "input": {"shard_size": "1MB"},
                                           "limits": {"memory_mb": 0.02}})
     for threads in (1, 5):
-        monkeypatch.setattr(NearDedup, "threads", threads)
+        monkeypatch.setattr(NearDedup, "cpus", threads)
         tamis.run(real_corpus, tmp_path / str(threads), config=config, workers=1)
     assert output_bytes(tmp_path / "5") == output_bytes(tmp_path / "1")
     assert len(read_output(tmp_path / "5", "removed")) > 200

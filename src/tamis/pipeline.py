@@ -117,6 +117,10 @@ class GlobalStep(Step):
     # `limits.memory_mb` sets it on every global step it builds; this default is for a step
     # made directly in Python.
     memory_budget: int = 1024 * 1024**2
+    # Cores `resolve` may keep busy (a step may group its work in threads); None: all of this
+    # machine's, as in the local executor, whose workers are idle meanwhile. The Ray executor
+    # sets it to the CPUs its resolve task reserves.
+    cpus: int | None = None
     # Whether `apply` only ever removes whole documents. A step that edits text instead
     # (dedup_lines) changes what a following global step would collect, so none is fused
     # after it (`FusedSteps`).

@@ -244,9 +244,6 @@ class NearDedup(GlobalStep):
     Options = NearOptions
     options: NearOptions
 
-    # Threads grouping bands at once in resolve; None: one per core, at most one per band.
-    threads: int | None = None
-
     def __init__(self, options: NearOptions | None = None) -> None:
         super().__init__(options)
         self.hasher = MinHasher(self.options.bands, self.options.rows, self.options.seed)
@@ -281,7 +278,7 @@ class NearDedup(GlobalStep):
         # Bands are grouped in threads (NumPy's sorts and Parquet reads run outside the GIL),
         # each within its share of the budget; only the union-find is shared, behind a lock.
         # Links may arrive in any order: the clusters and their roots do not depend on it.
-        threads = self.threads or min(self.options.bands, os.cpu_count() or 1)
+        threads = min(self.options.bands, self.cpus or os.cpu_count() or 1)
         partitions = partition_count(corpus.size, BYTES_PER_BAND_KEY, max(budget // threads, 1))
         lock = threading.Lock()
 

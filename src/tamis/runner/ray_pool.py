@@ -46,6 +46,7 @@ class RayPool:
 
         self.resolve_task = ray.remote(num_cpus=options.cpus_per_task,
                                        max_retries=options.max_retries)(resolve_step)
+        self.resolve_cpus = max(int(options.cpus_per_task), 1)
 
     def run(self, tasks: list[ShardTask], display: progress.Display, already_done: int,
             on_failure: Any) -> None:
@@ -70,6 +71,8 @@ class RayPool:
 
     def resolve(self, step: GlobalStep, layout: Layout, pass_index: int,
                 shard_count: int) -> tuple[int, str]:
+        for member in step.members:  # threads within what the task reserves
+            member.cpus = self.resolve_cpus
         return self.ray.get(self.resolve_task.remote(step, layout, pass_index, shard_count))
 
     def close(self) -> None:
