@@ -8,12 +8,17 @@ a line whose hash is in more than `max_documents` documents is cut from *every* 
 first included, since no copy of a boilerplate line is the real one. Blank lines are not
 counted. A document left with no text is removed.
 
-Memory in `resolve`: 16 bytes per line of the corpus (hash and document number), in NumPy.
+Memory in `resolve` is bounded by the run's budget (`limits.memory_mb`): each document's
+distinct line hashes are spilled by their top bits into partitions (about `BYTES_PER_LINE`
+bytes a line while one is counted), so only one shard's lines and the frequent hashes (the
+boilerplate lines, 8 bytes each) are held at once; decisions are yielded shard by shard.
 """
 
 from __future__ import annotations
 
+import shutil
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +30,7 @@ import regex
 import xxhash
 from pydantic import Field
 
+from tamis.dedup.outofcore import Partitions, partition_count, scratch
 from tamis.document import Change, Document
 from tamis.pipeline import Decision, GlobalStep, StepOptions, register
 
@@ -32,6 +38,9 @@ _MARKS = regex.compile(r"\p{Mn}+")
 _PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
 _DIGITS = regex.compile(r"\d")
 _HASH_MASK = (1 << 63) - 1  # Parquet and NumPy int64 hold it; 0 stands for a blank line
+# Peak bytes per line while one partition of line hashes is counted (the hashes, the sort's
+# copy, the unique values and their counts).
+BYTES_PER_LINE = 32
 
 
 class LinesOptions(StepOptions):
@@ -63,42 +72,62 @@ class LineDedup(GlobalStep):
         return {"lines": [line_hash(line, self.options.min_chars)
                           for line in doc.text.split("\n")]}
 
-    def resolve(self, key_files: list[Path], work_dir: Path) -> dict[int, dict[int, Decision]]:
-        tables = [(shard, pq.read_table(path, columns=["index", "lines"]))
-                  for shard, path in enumerate(key_files) if path.exists()]
-        frequent = self._frequent([table.column("lines") for _, table in tables])
-        decisions: dict[int, dict[int, Decision]] = {}
+    def resolve(self, key_files: list[Path], work_dir: Path) -> Iterator[pa.Table]:
+        files = [(shard, path) for shard, path in enumerate(key_files) if path.exists()]
+        frequent = self._frequent(files, scratch(work_dir, self.name))
         if not len(frequent):
-            return decisions
+            return
         detail = f"line found in more than {self.options.max_documents} documents"
-        for shard, table in tables:
+        for shard, path in files:  # one shard's decisions at a time, as Arrow tables
+            table = pq.read_table(path, columns=["index", "lines"])
             lines = table.column("lines").combine_chunks()
             hashes = pc.list_flatten(lines).to_numpy()
             owners = pc.list_parent_indices(lines).to_numpy()
-            starts = lines.offsets.to_numpy()
             cut = np.flatnonzero(np.isin(hashes, frequent))
-            indices = table.column("index").to_numpy()
-            for row in np.unique(owners[cut]):
-                rows = cut[owners[cut] == row]
-                decisions.setdefault(shard, {})[int(indices[row])] = Decision(
-                    "repeated_line", detail, lines=tuple(int(at) for at in rows - starts[row]))
-        return decisions
+            if not len(cut):
+                continue
+            rows, first = np.unique(owners[cut], return_index=True)
+            offsets = lines.offsets.to_numpy()
+            positions = cut - (offsets[owners[cut]] - offsets[0])  # line numbers in the doc
+            cuts = pa.ListArray.from_arrays(pa.array(np.r_[first, len(cut)], pa.int32()),
+                                            pa.array(positions, pa.int64()))
+            yield pa.table({
+                "shard": pa.array(np.full(len(rows), shard), pa.int64()),
+                "index": pa.array(table.column("index").to_numpy()[rows], pa.int64()),
+                "rule": pa.array(["repeated_line"] * len(rows), pa.string()),
+                "detail": pa.array([detail] * len(rows), pa.string()),
+                "duplicate_of": pa.nulls(len(rows), pa.string()),
+                "cluster": pa.nulls(len(rows), pa.string()),
+                "id": pa.nulls(len(rows), pa.string()),
+                "lines": cuts,
+            })
 
-    def _frequent(self, columns: list[pa.ChunkedArray]) -> np.ndarray:
-        """The hashes found in more than `max_documents` documents, sorted."""
-        pairs = []
-        for number, column in enumerate(columns):
-            lines = column.combine_chunks()
-            hashes = pc.list_flatten(lines).to_numpy()
-            owners = pc.list_parent_indices(lines).to_numpy().astype(np.int64)
-            owners += number << 40  # documents of different shards stay apart
+    def _frequent(self, files: list[tuple[int, Path]], folder: Path) -> np.ndarray:
+        """The hashes found in more than `max_documents` documents, sorted.
+
+        Each document's distinct line hashes are spilled by their top bits into partitions
+        sized to the memory budget; each partition holds every copy of its hashes and is
+        counted alone. Only the frequent hashes (the boilerplate) are kept in memory.
+        """
+        partitions = partition_count(_line_count(files), BYTES_PER_LINE, self.memory_budget)
+        shift = np.uint64(63 - (partitions.bit_length() - 1))
+        spill = Partitions(folder, np.dtype(np.int64), partitions)
+        for _, path in files:
+            column = pq.read_table(path, columns=["lines"]).column("lines").combine_chunks()
+            hashes = pc.list_flatten(column).to_numpy()
+            owners = pc.list_parent_indices(column).to_numpy().astype(np.int64)
             keep = hashes != 0
-            pairs.append(np.unique(np.rec.fromarrays([hashes[keep], owners[keep]])))
-        if not pairs:
-            return np.empty(0, np.int64)
-        documents_per_hash = np.unique(np.concatenate(pairs)["f0"], return_counts=True)
-        hashes, counts = documents_per_hash
-        return hashes[counts > self.options.max_documents]
+            pairs = np.unique(np.rec.fromarrays([owners[keep], hashes[keep]]))
+            distinct = pairs["f1"]  # each line hash once per document
+            top = (distinct.astype(np.uint64) >> shift if partitions > 1
+                   else np.zeros(len(distinct), np.uint64))
+            spill.add(top.astype(np.int64), distinct)
+        frequent = []
+        for number in range(partitions):
+            hashes, counts = np.unique(spill.take(number), return_counts=True)
+            frequent.append(hashes[counts > self.options.max_documents])
+        shutil.rmtree(folder, ignore_errors=True)
+        return np.concatenate(frequent) if frequent else np.empty(0, np.int64)
 
     def apply(self, doc: Document, decision: Decision) -> None:
         lines = doc.text.split("\n")
@@ -112,6 +141,19 @@ class LineDedup(GlobalStep):
         doc.edit(_merged(changes))
         if not doc.text.strip():
             doc.remove(self.name, "empty_after_lines", "every line is a repeated line")
+
+
+def _line_count(files: list[tuple[int, Path]]) -> int:
+    """Lines in the key files, from the Parquet metadata of the `lines` list values."""
+    total = 0
+    for _, path in files:
+        metadata = pq.read_metadata(path)
+        for group in range(metadata.num_row_groups):
+            row_group = metadata.row_group(group)
+            total += sum(row_group.column(number).num_values
+                         for number in range(row_group.num_columns)
+                         if row_group.column(number).path_in_schema.startswith("lines"))
+    return total
 
 
 def _merged(changes: list[Change]) -> list[Change]:
