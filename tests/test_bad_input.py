@@ -172,6 +172,31 @@ def test_duplicate_ids_are_counted_within_a_tiny_memory_budget(
     assert partitions[0] == 1 and partitions[1] > 4
 
 
+def test_a_killed_duplicate_id_check_leaves_nothing_that_changes_the_rerun(
+        tmp_path: Path) -> None:
+    """The check spills hashes into partition files; files a killed check left behind are
+    cleared first, not counted again."""
+    from types import SimpleNamespace
+
+    from tamis.runner.job import _duplicate_ids
+    from tamis.runner.layout import Layout
+    from tamis.runner.shard import _write_ids
+
+    layout = Layout.for_output(tmp_path / "out")
+    shards = [SimpleNamespace(index=number) for number in range(3)]
+    for shard in shards:
+        ids = [(index, f"doc-{(shard.index * 500 + index) % 1_300}") for index in range(500)]
+        _write_ids(layout.ids_file(shard.index), ids)
+    budget = 2_000  # bytes: several partitions
+    clean = _duplicate_ids(layout, shards, budget)  # type: ignore[arg-type]
+    assert clean["count"] == 200
+    leftovers = layout.ids_file(0).parent / "check"
+    leftovers.mkdir(parents=True, exist_ok=True)
+    for name in ("00000.bin", "00001.bin", "00007.bin"):
+        (leftovers / name).write_bytes(bytes(range(8)) * 100)
+    assert _duplicate_ids(layout, shards, budget) == clean  # type: ignore[arg-type]
+
+
 def test_missing_ids_fall_back_to_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "in.jsonl").write_text('{"text": "a"}\n\n{"text": "b", "lang": "en"}\n')
     tamis.run(tmp_path / "in.jsonl", tmp_path / "out",

@@ -200,6 +200,26 @@ def test_adjacent_global_steps_share_one_pass_and_decide_as_if_apart(
     assert_conserved(fused)
 
 
+def test_a_fused_member_that_collects_nothing_from_a_shards_first_document_still_sees_the_rest(
+        tmp_path: Path) -> None:
+    """A page of punctuation alone has no words, so dedup_near collects nothing from it; when it
+    opens the shard, the fused key file must still carry dedup_near's columns for the pages
+    after it, and the near copy among them is found as without fusion."""
+    words = " ".join(f"word{number}" for number in range(60))
+    write(tmp_path / "in.jsonl", [{"id": "p", "text": "... !!! ???"},
+                                  {"id": "a", "text": f"{words} alpha"},
+                                  {"id": "b", "text": f"{words} beta"}])
+    outputs = {}
+    for pipeline in (["dedup_exact", "dedup_near"], ["dedup_exact", "drop_empty", "dedup_near"]):
+        config = tamis.load_config(overrides={"pipeline": pipeline})
+        out = tmp_path / str(len(pipeline))
+        tamis.run(tmp_path / "in.jsonl", out, config=config, workers=1)
+        outputs[len(pipeline)] = output_bytes(out)
+    assert outputs[2] == outputs[3]
+    removed = read_output(tmp_path / "2", "removed")
+    assert [(record["id"], record["duplicate_of"]) for record in removed] == [("b", "a")]
+
+
 def test_a_global_step_after_one_that_cuts_lines_gets_its_own_pass(tmp_path: Path) -> None:
     """dedup_lines edits text, so dedup_near after it is not fused: it collects from the cut
     text in the next pass. Two different pages under one long shared footer line are near copies

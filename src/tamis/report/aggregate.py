@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import platform
+import shutil
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -356,7 +357,8 @@ def _cluster_partitions(files: list[Path], partitions: int, scratch: Path) -> It
         if table is not None and table.num_rows:
             yield table.filter(pc.is_valid(table["cluster"]))
         return
-    scratch.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(scratch, ignore_errors=True)  # a killed earlier summary's files
+    scratch.mkdir(parents=True)
     writers: dict[int, pq.ParquetWriter] = {}
     try:
         for path in files:

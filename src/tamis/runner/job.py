@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 import tamis
 from tamis.config import Config, load_config
-from tamis.dedup.outofcore import Partitions, partition_count
+from tamis.dedup.outofcore import Partitions, partition_count, scratch
 from tamis.io.inputs import Shard, discover, plan_shards
 from tamis.io.writers import temp_path
 from tamis.pipeline import (
@@ -406,7 +406,9 @@ def _duplicate_ids(layout: Layout, shards: list[Shard], budget: int) -> dict[str
     paths = [path for shard in shards if layout.fetch(path := layout.ids_file(shard.index))]
     total = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
     partitions = partition_count(total, _BYTES_PER_ID_HASH, budget)
-    spill = Partitions(layout.ids_file(0).parent / "check", np.dtype(np.uint64), partitions)
+    # A killed earlier check may have left partition files: start from an empty folder.
+    spill = Partitions(scratch(layout.ids_file(0).parent, "check"), np.dtype(np.uint64),
+                       partitions)
     shift = np.uint64(64 - (partitions.bit_length() - 1))
     for path in paths:
         hashes = pq.read_table(path, columns=["hash"]).column("hash").to_numpy()

@@ -152,7 +152,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     reporter.flush()
     if segment.ends_with is not None and keys:
         keys_file = layout.keys_file(task.pass_index, shard)
-        write_parquet_atomic(keys_file, pa.Table.from_pylist(keys))
+        write_parquet_atomic(keys_file, _keys_table(keys))
         checksums[str(keys_file.relative_to(layout.root))] = layout.checksum(keys_file)
         layout.publish(keys_file)
     if ids:
@@ -162,6 +162,13 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     marker = {"shard": shard, "pass": task.pass_index, **stats.to_dict(), "files": checksums}
     layout.write_json(layout.marker(task.pass_index, shard), marker)
     return marker
+
+
+def _keys_table(keys: list[dict[str, Any]]) -> pa.Table:
+    """The shard's keys as a table with every column any row has (a row may lack some: a fused
+    step's member that collected nothing from that document), missing values null."""
+    names = dict.fromkeys(name for row in keys for name in row)
+    return pa.table({name: [row.get(name) for row in keys] for name in names})
 
 
 def _items(task: ShardTask, layout: Layout) -> Iterator[Any]:
