@@ -253,9 +253,9 @@ def _member_keys(number: int, path: Path, target: Path, shard: int,
         return target
     prefix = f"{number}:"
     names = [name for name in pq.read_schema(path).names if name.startswith(prefix)]
-    table = pq.read_table(path, columns=["index", "id", *names])
-    if prefix not in names:
+    if prefix not in names:  # the member collected nothing in this shard
         return target
+    table = pq.read_table(path, columns=["index", "id", *names])
     table = table.filter(pc.is_valid(table.column(prefix)))
     for earlier in decided:
         removed = pq.read_table(earlier, columns=["index"], filters=[("shard", "=", shard)])

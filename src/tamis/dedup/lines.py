@@ -16,7 +16,6 @@ boilerplate lines, 8 bytes each) are held at once; decisions are yielded shard b
 
 from __future__ import annotations
 
-import shutil
 import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ import regex
 import xxhash
 from pydantic import Field
 
-from tamis.dedup.outofcore import Partitions, partition_count, scratch
+from tamis.dedup.outofcore import scratch, value_counts
 from tamis.document import Change, Document
 from tamis.pipeline import Decision, GlobalStep, StepOptions, register
 
@@ -109,24 +108,9 @@ class LineDedup(GlobalStep):
         sized to the memory budget; each partition holds every copy of its hashes and is
         counted alone. Only the frequent hashes (the boilerplate) are kept in memory.
         """
-        partitions = partition_count(_line_count(files), BYTES_PER_LINE, self.memory_budget)
-        shift = np.uint64(63 - (partitions.bit_length() - 1))
-        spill = Partitions(folder, np.dtype(np.int64), partitions)
-        for _, path in files:
-            column = pq.read_table(path, columns=["lines"]).column("lines").combine_chunks()
-            hashes = pc.list_flatten(column).to_numpy()
-            owners = pc.list_parent_indices(column).to_numpy().astype(np.int64)
-            keep = hashes != 0
-            pairs = np.unique(np.rec.fromarrays([owners[keep], hashes[keep]]))
-            distinct = pairs["f1"]  # each line hash once per document
-            top = (distinct.astype(np.uint64) >> shift if partitions > 1
-                   else np.zeros(len(distinct), np.uint64))
-            spill.add(top.astype(np.int64), distinct)
-        frequent = []
-        for number in range(partitions):
-            hashes, counts = np.unique(spill.take(number), return_counts=True)
-            frequent.append(hashes[counts > self.options.max_documents])
-        shutil.rmtree(folder, ignore_errors=True)
+        frequent = [hashes[counts > self.options.max_documents] for hashes, counts in
+                    value_counts(_document_lines(files), _line_count(files), 63, BYTES_PER_LINE,
+                                 self.memory_budget, folder)]
         return np.concatenate(frequent) if frequent else np.empty(0, np.int64)
 
     def apply(self, doc: Document, decision: Decision) -> None:
@@ -141,6 +125,16 @@ class LineDedup(GlobalStep):
         doc.edit(_merged(changes))
         if not doc.text.strip():
             doc.remove(self.name, "empty_after_lines", "every line is a repeated line")
+
+
+def _document_lines(files: list[tuple[int, Path]]) -> Iterator[np.ndarray]:
+    """Per shard, each document's distinct line hashes (blank lines left out)."""
+    for _, path in files:
+        column = pq.read_table(path, columns=["lines"]).column("lines").combine_chunks()
+        hashes = pc.list_flatten(column).to_numpy()
+        owners = pc.list_parent_indices(column).to_numpy().astype(np.int64)
+        keep = hashes != 0
+        yield np.unique(np.rec.fromarrays([owners[keep], hashes[keep]]))["f1"]
 
 
 def _line_count(files: list[tuple[int, Path]]) -> int:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,29 @@ def partition_count(records: int, bytes_per_record: int, budget: int) -> int:
     partition's sort within `budget`."""
     needed = math.ceil(records * bytes_per_record / max(budget, 1))
     return min(1 << max(needed - 1, 0).bit_length(), MAX_PARTITIONS)
+
+
+def value_counts(batches: Iterable[np.ndarray], total: int, bits: int, bytes_per_value: int,
+                 budget: int, folder: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The distinct values of `batches` (uniform hashes of `bits` bits, `total` of them) and how
+    often each occurs, one partition at a time in increasing order of value.
+
+    The values are spilled by their top bits into partitions sized to `budget` (files in
+    `folder`, emptied first and removed at the end), so only one partition is held at once.
+    """
+    partitions = partition_count(total, bytes_per_value, budget)
+    shift = np.uint64(bits - (partitions.bit_length() - 1))
+    spill = None
+    for values in batches:
+        if spill is None:
+            spill = Partitions(scratch(folder.parent, folder.name), values.dtype, partitions)
+        top = (values.astype(np.uint64) >> shift if partitions > 1
+               else np.zeros(len(values), np.uint64))
+        spill.add(top.astype(np.int64), values)
+    if spill is not None:
+        for number in range(partitions):
+            yield np.unique(spill.take(number), return_counts=True)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_heads(new_run: np.ndarray) -> np.ndarray:

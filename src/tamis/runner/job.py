@@ -22,14 +22,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import tamis
 from tamis.config import Config, load_config
-from tamis.dedup.outofcore import Partitions, partition_count, scratch
+from tamis.dedup.outofcore import value_counts
 from tamis.io.inputs import Shard, discover, plan_shards
 from tamis.io.writers import temp_path
 from tamis.pipeline import (
@@ -405,18 +404,11 @@ def _duplicate_ids(layout: Layout, shards: list[Shard], budget: int) -> dict[str
     """
     paths = [path for shard in shards if layout.fetch(path := layout.ids_file(shard.index))]
     total = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
-    partitions = partition_count(total, _BYTES_PER_ID_HASH, budget)
-    # A killed earlier check may have left partition files: start from an empty folder.
-    spill = Partitions(scratch(layout.ids_file(0).parent, "check"), np.dtype(np.uint64),
-                       partitions)
-    shift = np.uint64(64 - (partitions.bit_length() - 1))
-    for path in paths:
-        hashes = pq.read_table(path, columns=["hash"]).column("hash").to_numpy()
-        top = (hashes >> shift if partitions > 1 else np.zeros(len(hashes), np.uint64))
-        spill.add(top.astype(np.int64), hashes)
+    hashes = (pq.read_table(path, columns=["hash"]).column("hash").to_numpy() for path in paths)
     extra, repeated = 0, []
-    for number in range(partitions):  # in hash order: the first repeated hashes come first
-        unique, counts = np.unique(spill.take(number), return_counts=True)
+    # In hash order, so the first repeated hashes come first.
+    for unique, counts in value_counts(hashes, total, 64, _BYTES_PER_ID_HASH, budget,
+                                       layout.ids_file(0).parent / "check"):
         extra += int((counts[counts > 1] - 1).sum())
         repeated.extend(unique[counts > 1][: 5 - len(repeated)].tolist())
     examples: list[str] = []
