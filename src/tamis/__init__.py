@@ -15,9 +15,10 @@ import tamis.clean as _cleaners  # noqa: F401
 from tamis.api import clean
 from tamis.config import Config, ConfigError, load_config
 from tamis.document import Change, Document, Edit, Removal
+from tamis.io.records import RawRecord, ReadError
 from tamis.runner import RunError, RunResult, run
-from tamis.step import Decision, GlobalStep, Step, StepOptions, register
+from tamis.step import Decision, GlobalStep, Reader, Step, StepOptions, register
 
 __all__ = ["Change", "Config", "ConfigError", "Decision", "Document", "Edit", "GlobalStep",
-           "Removal", "RunError", "RunResult", "Step", "StepOptions", "__version__", "clean",
-           "load_config", "register", "run"]
+           "RawRecord", "ReadError", "Reader", "Removal", "RunError", "RunResult", "Step",
+           "StepOptions", "__version__", "clean", "load_config", "register", "run"]

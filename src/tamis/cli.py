@@ -23,6 +23,7 @@ from tamis.config import PRESETS, ConfigError, load_config
 from tamis.dedup.near import choose_bands, collision_probability
 from tamis.document import Document
 from tamis.io.inputs import InputError
+from tamis.plugins import PluginError
 from tamis.report.html import write_report
 from tamis.report.inspect import find_record, print_record, record_html
 from tamis.runner import RunError, run
@@ -35,6 +36,7 @@ EPILOG = """\
 examples:
   tamis run crawl/*.warc.gz -o out/ --preset fineweb
   tamis run dump/ -o out/ --config my.yaml --workers 8
+  tamis run dump/ -o out/ --plugin my_rules.py --config my.yaml
   tamis run s3://bucket/dump/ -o /shared/clean/ --executor ray --address auto
   tamis clean page.txt --explain
   tamis report out/                 # writes out/report.html
@@ -52,6 +54,7 @@ KNOWN_ERRORS: tuple[tuple[type[Exception], str, int], ...] = (
     (OutputError, "output error", EXIT_OUTPUT),
     (CleanError, "error", EXIT_INPUT),
     (RunError, "run stopped", EXIT_RUN),
+    (PluginError, "plugin error", EXIT_USAGE),
 )
 
 
@@ -78,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                             help="bundled recipe to start from (default: default)")
     run_parser.add_argument("--config", metavar="FILE",
                             help="YAML file that extends or overrides the preset")
+    run_parser.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE",
+                            dest="plugins",
+                            help="a .py file or a module whose import registers steps and "
+                                 "readers (repeatable; see docs/extending.md)")
     run_parser.add_argument("--workers", type=_positive, default=None, metavar="N",
                             help="worker processes (default: number of CPUs); never changes "
                                  "the output")
@@ -104,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                               help="whose per-document steps to apply (default: clean)")
     clean_parser.add_argument("--config", metavar="FILE",
                               help="YAML file that extends or overrides the preset")
+    clean_parser.add_argument("--plugin", action="append", default=[], metavar="MODULE_OR_FILE",
+                              dest="plugins",
+                              help="a .py file or a module whose import registers steps and "
+                                   "readers (repeatable)")
     clean_parser.add_argument("--html", metavar="PAGE",
                               help="also write the explained document as an HTML page")
 
@@ -180,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bands":
             return _bands(args, err)
         return _clean(args)
-    except (ConfigError, InputError, OutputError, CleanError, RunError) as error:
+    except (ConfigError, InputError, OutputError, CleanError, RunError, PluginError) as error:
         label, code = next((label, code) for kind, label, code in KNOWN_ERRORS
                            if isinstance(error, kind))
         err.print(f"[red]{label}:[/] {escape(str(error))}")
@@ -200,7 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, err: Console) -> int:
     result = run(args.inputs, args.output, preset=args.preset, config=args.config,
                  workers=args.workers, limit=args.limit, overwrite=args.overwrite,
-                 quiet=args.quiet, executor=args.executor, address=args.address)
+                 quiet=args.quiet, executor=args.executor, address=args.address,
+                 plugins=args.plugins)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(str(warning))}")
     if not args.quiet:
@@ -218,7 +230,7 @@ def _run(args: argparse.Namespace, err: Console) -> int:
 
 
 def _clean(args: argparse.Namespace) -> int:
-    config = load_config(args.preset, args.config)
+    config = load_config(args.preset, args.config, plugins=args.plugins)
     doc = clean_file(args.file, config=config)
     out = sys.stdout
     if not args.explain:

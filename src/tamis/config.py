@@ -7,7 +7,8 @@ A user config may:
 - set `input:`, `output:`, `limits:` and `executor:` options (merged key by key over the preset's);
 - replace the whole `pipeline:`;
 - change options of steps already in the pipeline with `override: {step: {option: value}}`;
-- add steps at the end with `append: [...]`.
+- add steps at the end with `append: [...]`;
+- load its own steps and readers with `plugins: [file.py or module, ...]` (see `tamis.plugins`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
-from tamis.step import GlobalStep, Step, build_step, registry
+from tamis import plugins
+from tamis.step import GlobalStep, Step, build_step, readers, registry
 
 PRESETS = ("default", "clean", "dedup", "fineweb", "gopher", "c4", "c4-datatrove")
 
@@ -37,7 +39,8 @@ class _Strict(BaseModel):
 class InputOptions(_Strict):
     """How inputs are read and cut into shards."""
 
-    format: Literal["auto", "txt", "jsonl", "parquet", "warc", "html"] = "auto"
+    format: str = Field(default="auto", description="auto (by name and leading bytes) or the "
+                        "name of a registered reader: txt, jsonl, parquet, warc, html, ...")
     text_field: str = "text"
     id_field: str = "id"
     html_field: str | None = Field(
@@ -46,6 +49,15 @@ class InputOptions(_Strict):
                                  description="target input bytes per shard")
     max_record_size: ByteSize = Field(default=ByteSize(64 * 1024**2),
                                       description="larger records become error records")
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        known = readers()
+        if value != "auto" and value not in known:
+            raise ValueError(f"unknown format {value!r}; expected auto or one of: "
+                             f"{', '.join(sorted(known))}")
+        return value
 
 
 class OutputOptions(_Strict):
@@ -103,9 +115,14 @@ class Config(_Strict):
     output: OutputOptions = OutputOptions()
     limits: LimitsOptions = LimitsOptions()
     executor: ExecutorOptions = ExecutorOptions()
+    # Files (absolute paths) and modules whose import registers steps and readers; every
+    # worker imports them before it builds the steps.
+    plugins: list[str] = Field(default_factory=list)
     pipeline: list[StepEntry] = Field(default_factory=list)
 
     def build_steps(self) -> list[Step]:
+        """The pipeline's steps, ready to run (in a worker too: it loads the plugins first)."""
+        plugins.load(self.plugins)
         steps = [build_step(entry.name, entry.options) for entry in self.pipeline]
         for step in steps:
             if isinstance(step, GlobalStep):
@@ -127,6 +144,7 @@ class _UserFile(_Strict):
     output: dict[str, Any] | None = None
     limits: dict[str, Any] | None = None
     executor: dict[str, Any] | None = None
+    plugins: list[str] | None = None
     pipeline: list[Any] | None = None
     override: dict[str, dict[str, Any]] | None = None
     append: list[Any] | None = None
@@ -141,13 +159,17 @@ class _UserFile(_Strict):
 
 
 def load_config(preset: str | None = None, path: str | Path | None = None,
-                overrides: dict[str, Any] | None = None) -> Config:
-    """The preset (default: `default`), extended by the YAML file at `path` and `overrides`."""
+                overrides: dict[str, Any] | None = None,
+                plugins: list[str] | None = None) -> Config:
+    """The preset (default: `default`), extended by the YAML file at `path` and `overrides`;
+    `plugins` (files or modules, as `--plugin` gives them) are added to the config's."""
     data = load_preset(preset or "default")
     if path is not None:
-        data = _merge(data, _read_yaml(path), str(path))
+        data = _merge(data, _read_yaml(path), str(path), Path(path).parent)
     if overrides:
         data = _merge(data, overrides, "arguments")
+    if plugins:
+        data = _merge(data, {"plugins": plugins}, "arguments")
     return validate(data, source=str(path) if path else f"preset {preset or 'default'}")
 
 
@@ -176,12 +198,17 @@ def _read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def _merge(base: dict[str, Any], layer: dict[str, Any], source: str) -> dict[str, Any]:
+def _merge(base: dict[str, Any], layer: dict[str, Any], source: str,
+           base_folder: Path | None = None) -> dict[str, Any]:
     try:
         user = _UserFile(**layer)
     except ValidationError as error:
         raise ConfigError(_describe(error, source, _UserFile)) from None
     merged = dict(base)
+    if user.plugins:  # files relative to the config that names them
+        known = list(base.get("plugins") or [])
+        added = [plugins.resolve(plugin, base_folder) for plugin in user.plugins]
+        merged["plugins"] = known + [plugin for plugin in added if plugin not in known]
     if user.description is not None:
         merged["description"] = user.description
     for section in ("input", "output", "limits", "executor"):
@@ -218,8 +245,13 @@ def _entry_options(entry: Any) -> dict[str, Any]:
 
 
 def validate(data: dict[str, Any], source: str = "config") -> Config:
-    """Turn a merged mapping into a `Config`, checking every step name and option."""
-    known = registry()
+    """Turn a merged mapping into a `Config`, checking every step name and option (after
+    loading the plugins, whose steps it may name)."""
+    try:
+        plugins.load(list(data.get("plugins") or []))
+        known = registry()
+    except (plugins.PluginError, ImportError) as error:
+        raise ConfigError(f"{source}: {error}") from None
     entries = []
     for position, entry in enumerate(data.get("pipeline") or []):
         where = f"pipeline[{position}]"

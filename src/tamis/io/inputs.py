@@ -18,17 +18,12 @@ import fsspec
 from fsspec.core import url_to_fs
 
 from tamis.config import InputOptions
+from tamis.step import Reader, readers
 
-FORMAT_BY_EXTENSION = {
-    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
-    ".parquet": "parquet", ".pq": "parquet",
-    ".txt": "txt", ".text": "txt",
-    ".html": "html", ".htm": "html",
-    ".warc": "warc", ".wet": "warc", ".arc": "warc",
-}
+# What a file's format is comes from the registered readers (`tamis.step.Reader`): their name
+# endings and leading bytes. Compression is told apart here, for every format alike.
 COMPRESSION_BY_EXTENSION = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
-MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"PAR1", "parquet"),
-         (b"WARC/", "warc"))
+COMPRESSION_MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"))
 GLOB_CHARS = "*?["
 MAX_FILES_PER_SHARD = 10_000
 
@@ -134,16 +129,17 @@ def _identify(fs: fsspec.AbstractFileSystem, url: str, path: str, name: str,
     for extension, kind in COMPRESSION_BY_EXTENSION.items():
         if stem.endswith(extension):
             compression, stem = kind, stem[: -len(extension)]
-    format_ = next((kind for ext, kind in FORMAT_BY_EXTENSION.items() if stem.endswith(ext)),
-                   None)
-    magic = _sniff(fs, path)
-    if magic in ("gzip", "zstd"):
+    known = readers()
+    format_ = next((name for name, reader in known.items()
+                    for ext in reader.extensions if stem.endswith(ext)), None)
+    magic = _sniff(fs, path, known)
+    if magic in COMPRESSION_BY_EXTENSION.values():
         compression = magic
     elif magic is not None and compression is not None:
         compression = None  # named .gz but not compressed: trust the bytes
     if options.format != "auto":
         format_ = options.format
-    elif magic in ("parquet", "warc"):
+    elif magic in known:
         format_ = magic
     if format_ is None:
         if not explicit:
@@ -153,10 +149,14 @@ def _identify(fs: fsspec.AbstractFileSystem, url: str, path: str, name: str,
     return InputFile(url, name, format_, compression, int(fs.size(path) or 0))
 
 
-def _sniff(fs: fsspec.AbstractFileSystem, path: str) -> str | None:
+def _sniff(fs: fsspec.AbstractFileSystem, path: str, known: dict[str, type[Reader]]
+           ) -> str | None:
+    """The compression or reader the file's leading bytes name, if any."""
+    signatures = [*COMPRESSION_MAGIC,
+                  *((magic, name) for name, reader in known.items() for magic in reader.magic)]
     with fs.open(path, "rb") as handle:
-        head = handle.read(8)
-    return next((kind for magic, kind in MAGIC if head.startswith(magic)), None)
+        head = handle.read(max(len(magic) for magic, _ in signatures))
+    return next((kind for magic, kind in signatures if head.startswith(magic)), None)
 
 
 def plan_shards(files: list[InputFile], options: InputOptions) -> list[Shard]:
@@ -172,20 +172,20 @@ def plan_shards(files: list[InputFile], options: InputOptions) -> list[Shard]:
             shards.append(Shard(len(shards), tuple(group)))
             group, group_size = [], 0
 
+    known = readers()
     for file in files:
-        if file.format in ("txt", "html"):
+        reader = known[file.format]()
+        if reader.one_record_per_file:
             if group and (group_size + file.size > target or len(group) >= MAX_FILES_PER_SHARD):
                 close_group()
             group.append(file)
             group_size += file.size
             continue
         close_group()
-        if _splittable(file) and file.size > target:
+        if reader.splittable(file.compression) and file.size > target:
             starts = list(range(0, file.size, target))
-            if file.format == "jsonl":
-                newlines = _newlines_before(file, starts)
-            else:
-                newlines = [0] * len(starts)
+            newlines = (_newlines_before(file, starts) if reader.counts_lines
+                        else [0] * len(starts))
             for start, lines_before in zip(starts, newlines, strict=True):
                 shards.append(Shard(len(shards), (file,), start, min(start + target, file.size),
                                     lines_before))
@@ -193,12 +193,6 @@ def plan_shards(files: list[InputFile], options: InputOptions) -> list[Shard]:
             shards.append(Shard(len(shards), (file,)))
     close_group()
     return shards
-
-
-def _splittable(file: InputFile) -> bool:
-    # A gzip WARC is a series of members, one per record: a reader can find the next one.
-    return (file.format == "jsonl" and file.compression is None) or (
-        file.format == "warc" and file.compression in (None, "gzip"))
 
 
 def _newlines_before(file: InputFile, starts: list[int]) -> list[int]:

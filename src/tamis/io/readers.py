@@ -11,7 +11,7 @@ import codecs
 import io
 import zlib
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import IO, Any
 
 import fsspec
@@ -23,6 +23,7 @@ from fsspec.spec import AbstractBufferedFile
 from tamis.config import InputOptions
 from tamis.io.inputs import InputFile, Shard
 from tamis.io.records import RawRecord, ReadError, Skipped, preview
+from tamis.step import Reader, readers, register
 
 Item = RawRecord | ReadError | Skipped
 CHUNK = 1024 * 1024
@@ -53,6 +54,14 @@ def decode(data: bytes) -> tuple[str, int]:
 
 
 # -- opening ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def open_input(file: InputFile) -> Iterator[IO[bytes]]:
+    """An input file's bytes, decompressed (gzip, zstd) as discovery found it compressed: what
+    a reader reads (see `tamis.Reader`)."""
+    with ExitStack() as stack:
+        yield open_stream(file, stack)[0]
 
 
 def open_stream(file: InputFile, stack: ExitStack) -> tuple[IO[bytes], IO[bytes]]:
@@ -129,20 +138,86 @@ class Decompressed(io.RawIOBase):
 
 
 def read_shard(shard: Shard, options: InputOptions) -> Iterator[Item]:
-    """Every record of a shard, in input order."""
+    """Every record of a shard, in input order, each file by the reader of its format."""
+    known = readers()
     for file in shard.files:
-        if file.format == "jsonl":
-            yield from read_jsonl(file, options, shard.start, shard.end, shard.lines_before)
-        elif file.format == "txt":
-            yield _read_whole(file, options, as_html=False)
-        elif file.format == "html":
-            yield _read_whole(file, options, as_html=True)
-        elif file.format == "parquet":
-            yield from read_parquet(file, options)
-        elif file.format == "warc":
-            yield from _read_warc(file, shard.start, shard.end, int(options.max_record_size))
-        else:  # discover() only lets known formats through
+        reader = known.get(file.format)
+        if reader is None:  # discover() only lets known formats through
             raise ValueError(f"no reader for format {file.format!r}")
+        yield from reader().read(file, options, start=shard.start, end=shard.end,
+                                 lines_before=shard.lines_before)
+
+
+@register
+class JsonlReader(Reader):
+    """JSON Lines: one object per line; uncompressed files are cut into byte ranges."""
+
+    name = "jsonl"
+    extensions = (".jsonl", ".ndjson", ".json")
+    counts_lines = True
+
+    def splittable(self, compression: str | None) -> bool:
+        return compression is None
+
+    def read(self, file: InputFile, options: InputOptions, start: int = 0,
+             end: int | None = None, lines_before: int = 0) -> Iterator[Item]:
+        return read_jsonl(file, options, start, end, lines_before)
+
+
+@register
+class ParquetReader(Reader):
+    """Parquet: one record per row, one shard per file."""
+
+    name = "parquet"
+    extensions = (".parquet", ".pq")
+    magic = (b"PAR1",)
+
+    def read(self, file: InputFile, options: InputOptions, start: int = 0,
+             end: int | None = None, lines_before: int = 0) -> Iterator[Item]:
+        return read_parquet(file, options)
+
+
+@register
+class TxtReader(Reader):
+    """A plain text file is one document; its id is its path relative to the input given."""
+
+    name = "txt"
+    extensions = (".txt", ".text")
+    one_record_per_file = True
+
+    def read(self, file: InputFile, options: InputOptions, start: int = 0,
+             end: int | None = None, lines_before: int = 0) -> Iterator[Item]:
+        yield _read_whole(file, options, as_html=False)
+
+
+@register
+class HtmlReader(Reader):
+    """An HTML file is one document, extracted by the pipeline's extract step."""
+
+    name = "html"
+    extensions = (".html", ".htm")
+    one_record_per_file = True
+
+    def read(self, file: InputFile, options: InputOptions, start: int = 0,
+             end: int | None = None, lines_before: int = 0) -> Iterator[Item]:
+        yield _read_whole(file, options, as_html=True)
+
+
+@register
+class WarcReader(Reader):
+    """WARC/WET/ARC archives (FastWARC); cut into byte ranges when uncompressed or gzipped
+    (a gzip WARC is a series of members, one per record: a reader can find the next one)."""
+
+    name = "warc"
+    extensions = (".warc", ".wet", ".arc")
+    magic = (b"WARC/",)
+
+    def splittable(self, compression: str | None) -> bool:
+        return compression in (None, "gzip")
+
+    def read(self, file: InputFile, options: InputOptions, start: int = 0,
+             end: int | None = None, lines_before: int = 0) -> Iterator[Item]:
+        return _read_warc(file, start, end, int(options.max_record_size))
 
 
 def _read_warc(file: InputFile, start: int, end: int | None, limit: int) -> Iterator[Item]:

@@ -16,12 +16,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Collection
+from contextlib import suppress
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from tamis import plugins
 from tamis.report.aggregate import environment_versions
 from tamis.report.charts import Line, Row, histogram, horizontal_bars, number
 from tamis.step import Step, registry
@@ -95,7 +97,10 @@ def render_report(manifest: dict[str, Any], stats: dict[str, Any], title: str = 
 
 def thresholds_from_config(config: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Per signal, the limits the run's filter steps applied to it (options left at their
-    defaults included), read from each step class's `thresholds` declaration."""
+    defaults included), read from each step class's `thresholds` declaration. The run's plugins
+    are loaded for their steps' declarations; one that is gone since draws no line."""
+    with suppress(plugins.PluginError):
+        plugins.load(list(config.get("plugins", [])))
     known = registry()
     found: dict[str, list[dict[str, Any]]] = {}
     for entry in config.get("pipeline", []):

@@ -29,13 +29,16 @@ import pyarrow.parquet as pq
 import tamis
 from tamis.config import Config, load_config
 from tamis.dedup.outofcore import value_counts
-from tamis.io.inputs import Shard, discover, plan_shards
+from tamis.io.inputs import InputFile, Shard, discover, plan_shards
+from tamis.plugins import PluginError, worker_modules
+from tamis.plugins import identity as plugins_identity
+from tamis.plugins import resolve as resolve_plugin
 from tamis.report.aggregate import cluster_summary, environment_versions, merge
 from tamis.runner import progress
 from tamis.runner.layout import RECORD_KINDS, Layout, OutputError
 from tamis.runner.passes import resolve_step, split_into_segments
 from tamis.runner.shard import ShardTask, run_shard
-from tamis.step import GlobalStep
+from tamis.step import GlobalStep, Reader, Step, readers
 
 
 class RunError(RuntimeError):
@@ -56,21 +59,26 @@ class RunResult:
 def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
         preset: str | None = None, config: str | Path | Config | None = None,
         workers: int | None = None, limit: int | None = None, overwrite: bool = False,
-        quiet: bool = True, executor: str | None = None, address: str | None = None
-        ) -> RunResult:
+        quiet: bool = True, executor: str | None = None, address: str | None = None,
+        plugins: list[str] | None = None) -> RunResult:
     """Run a pipeline over `inputs` and write records under `output`.
 
     `config` is a YAML path extending the preset, or a ready `Config`. `workers` defaults to the
     number of CPUs; it never changes the output. `limit` stops after that many records, in input
     order. `executor` (`local` or `ray`) and `address` (a Ray cluster) override the config's
-    `executor:` section; they never change the output either.
+    `executor:` section; they never change the output either. `plugins` (files or modules
+    whose import registers steps and readers) are added to the config's.
     """
     started = time.time()
     if isinstance(inputs, str | Path):
         inputs = [inputs]
     inputs = [str(item) for item in inputs]
     if not isinstance(config, Config):
-        config = load_config(preset, config)
+        config = load_config(preset, config, plugins=plugins)
+    elif plugins:
+        added = [resolve_plugin(plugin) for plugin in plugins]
+        config = config.model_copy(update={"plugins": [
+            *config.plugins, *(plugin for plugin in added if plugin not in config.plugins)]})
     if executor is not None or address is not None:
         chosen = {key: value for key, value in (("kind", executor), ("address", address))
                   if value is not None}
@@ -82,12 +90,16 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     files, ignored = discover(inputs, config.input)
     shards = plan_shards(files, config.input)
     plan = [shard.describe() for shard in shards]
-    segments = split_into_segments(config.build_steps())
+    steps = config.build_steps()
+    config = _reachable_by_workers(config, steps, files, workers, len(shards))
+    segments = split_into_segments(steps)
     # The passes' shape is part of what the work files mean (a resume must not mix two shapes).
     passes = [segment.ends_with.name if segment.ends_with else None for segment in segments]
-    fingerprint = hashlib.sha256(json.dumps(
-        {"config": config.fingerprint(), "plan": plan, "limit": limit, "passes": passes},
-        sort_keys=True).encode()).hexdigest()[:16]
+    facts = {"config": config.fingerprint(), "plan": plan, "limit": limit, "passes": passes}
+    code = plugins_identity([type(step) for step in steps] + _readers_of(files))
+    if code:  # the user's own steps and readers: an edited plugin is another run
+        facts["plugins"] = code
+    fingerprint = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
     layout = Layout.for_output(output)
     resumed = layout.prepare(fingerprint, {"config": config.model_dump(mode="json"),
                                            "limit": limit, "plan": plan}, overwrite)
@@ -132,12 +144,34 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     return RunResult(Path(output), manifest["counts"], manifest, resumed, warnings)
 
 
+def _readers_of(files: list[InputFile]) -> list[type[Reader]]:
+    known = readers()
+    return [known[name] for name in sorted({file.format for file in files})]
+
+
+def _reachable_by_workers(config: Config, steps: list[Step], files: list[InputFile],
+                          workers: int, shard_count: int) -> Config:
+    """The config the workers get: with the modules of the user's steps and readers that they
+    must import to find them by name. A run that needs workers refuses, before it starts, a
+    step no worker can import (one defined in `__main__`: a notebook, stdin)."""
+    if config.executor.kind != "ray" and min(workers, shard_count) <= 1:
+        return config  # everything runs in this process
+    try:
+        extra = worker_modules([type(step) for step in steps] + _readers_of(files),
+                               config.plugins)
+    except PluginError as error:
+        raise RunError(str(error)) from None
+    if not extra:
+        return config
+    return config.model_copy(update={"plugins": [*config.plugins, *extra]})
+
+
 def _make_pool(config: Config, workers: int, counters: Any) -> Any:
     if config.executor.kind == "ray":
         from tamis.runner.ray_pool import RayPool, RayUnavailable
 
         try:
-            return RayPool(config.executor, counters)
+            return RayPool(config.executor, counters, config.plugins)
         except RayUnavailable as error:
             raise RunError(str(error)) from None
     return _Pool(workers, counters)

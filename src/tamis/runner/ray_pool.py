@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tamis.config import ExecutorOptions
+from tamis.plugins import load as load_plugins
 from tamis.runner import progress
 from tamis.runner.layout import Layout
 from tamis.runner.passes import resolve_step
@@ -27,7 +28,7 @@ class RayUnavailable(RuntimeError):
 class RayPool:
     """Runs shard tasks on a Ray cluster (a local one when no address is given)."""
 
-    def __init__(self, options: ExecutorOptions, counters: Any) -> None:
+    def __init__(self, options: ExecutorOptions, counters: Any, plugins: list[str]) -> None:
         try:
             import ray
         except ImportError:
@@ -43,8 +44,9 @@ class RayPool:
         if options.memory_per_task:
             resources["memory"] = int(options.memory_per_task)
         self.shard_task = ray.remote(**resources)(run_shard)
+        self.plugins = plugins
         self.resolve_task = ray.remote(num_cpus=options.cpus_per_task,
-                                       max_retries=options.max_retries)(resolve_step)
+                                       max_retries=options.max_retries)(_resolve)
         self.resolve_cpus = max(int(options.cpus_per_task), 1)
 
     def run(self, tasks: list[ShardTask], display: progress.Display, already_done: int,
@@ -72,8 +74,20 @@ class RayPool:
                 shard_count: int) -> tuple[int, str]:
         for member in step.members:  # threads within what the task reserves
             member.cpus = self.resolve_cpus
-        return self.ray.get(self.resolve_task.remote(step, layout, pass_index, shard_count))
+        pickled = self.ray.cloudpickle.dumps(step)
+        return self.ray.get(self.resolve_task.remote(self.plugins, pickled, layout, pass_index,
+                                                     shard_count))
 
     def close(self) -> None:
         if self.owns_cluster:
             self.ray.shutdown()
+
+
+def _resolve(plugins: list[str], pickled: bytes, layout: Layout, pass_index: int,
+             shard_count: int) -> tuple[int, str]:
+    """`resolve_step` in a Ray worker: the plugins first, so a plugin's global step unpickles
+    there (Ray would unpickle an argument before any code of the task runs)."""
+    import ray
+
+    load_plugins(plugins)
+    return resolve_step(ray.cloudpickle.loads(pickled), layout, pass_index, shard_count)
