@@ -106,7 +106,7 @@ def tamis_command(*args: str, check: bool = False, **kwargs: Any) -> subprocess.
 def partition_counts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record the partition count of every `outofcore.Partitions` made from now on (this
     process only: run with workers that stay in it, or count what the main process does)."""
-    from tamis.dedup import outofcore
+    from tamis import outofcore
 
     counts: list[int] = []
     original = outofcore.Partitions.__init__

@@ -334,7 +334,7 @@ def test_union_find_roots_are_the_earliest_document_of_each_component() -> None:
     """Vectorised hooking against a plain one-edge-at-a-time union-find, on random links."""
     import numpy as np
 
-    from tamis.dedup.outofcore import UnionFind
+    from tamis.outofcore import UnionFind
 
     generator = np.random.default_rng(3)
     for size, links in ((50, 30), (2000, 1500), (2000, 4000)):

@@ -1,7 +1,9 @@
-"""Out-of-core building blocks of the deduplication steps' `resolve`.
+"""Out-of-core building blocks: spill to disk to stay within the run's memory budget.
 
-A global step's resolve sees the whole corpus, so whatever it holds per document grows with the
-corpus. These pieces keep that bounded by the run's memory budget (`limits.memory_mb`):
+Used by the deduplication steps' `resolve`, the runner's duplicate-id check and the report's
+cluster summary. A global step's resolve sees the whole corpus, so whatever it holds per
+document grows with the corpus. These pieces keep that bounded by the run's memory budget
+(`limits.memory_mb`):
 
 - `KeyFiles` numbers the documents of every shard's key file in input order (shard, then
   position) and reads any column for a range of those numbers, one shard file at a time;

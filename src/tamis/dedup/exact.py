@@ -24,7 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from tamis.dedup.outofcore import (
+from tamis.document import Document
+from tamis.outofcore import (
     KeyFiles,
     Partitions,
     Removals,
@@ -32,7 +33,6 @@ from tamis.dedup.outofcore import (
     run_heads,
     scratch,
 )
-from tamis.document import Document
 from tamis.step import GlobalStep, StepOptions, register
 from tamis.text import split
 

@@ -29,8 +29,8 @@ import regex
 import xxhash
 from pydantic import Field
 
-from tamis.dedup.outofcore import scratch, value_counts
 from tamis.document import Change, Document
+from tamis.outofcore import scratch, value_counts
 from tamis.step import Decision, GlobalStep, StepOptions, register
 
 _MARKS = regex.compile(r"\p{Mn}+")

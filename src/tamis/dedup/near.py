@@ -16,7 +16,7 @@ Memory is bounded by the run's budget (`limits.memory_mb`), not by the corpus: w
 keys for the corpus would not fit in its thread's share of the budget (about
 `BYTES_PER_BAND_KEY` bytes a document while sorting), they are spilled into partition files by
 their top bits, and each partition, which holds whole buckets, is sorted alone
-(`outofcore.py`). The one term that grows with the corpus is the union-find's parent array,
+(`tamis/outofcore.py`). The one term that grows with the corpus is the union-find's parent array,
 8 bytes a document, memory-mapped once it passes a quarter of the budget. The output is the
 same at any budget.
 """
@@ -42,7 +42,8 @@ import regex
 import xxhash
 from pydantic import Field, model_validator
 
-from tamis.dedup.outofcore import (
+from tamis.document import Document
+from tamis.outofcore import (
     KeyFiles,
     Partitions,
     Removals,
@@ -51,7 +52,6 @@ from tamis.dedup.outofcore import (
     run_heads,
     scratch,
 )
-from tamis.document import Document
 from tamis.step import GlobalStep, StepOptions, register
 from tamis.text import split
 from tamis.text.split import tokens_of_chunks

@@ -32,8 +32,8 @@ import pyarrow.parquet as pq
 import xxhash
 
 import tamis
-from tamis.dedup.outofcore import partition_count
 from tamis.document import Document, Edit
+from tamis.outofcore import partition_count
 
 SAMPLES_PER_REASON = 5
 SAMPLES_PER_RULE = 5

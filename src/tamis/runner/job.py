@@ -28,8 +28,8 @@ import pyarrow.parquet as pq
 
 import tamis
 from tamis.config import Config, load_config
-from tamis.dedup.outofcore import value_counts
 from tamis.io.inputs import InputFile, Shard, discover, plan_shards
+from tamis.outofcore import value_counts
 from tamis.plugins import PluginError, worker_modules
 from tamis.plugins import identity as plugins_identity
 from tamis.plugins import resolve as resolve_plugin

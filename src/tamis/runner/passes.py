@@ -3,13 +3,15 @@
 A pipeline is cut at each global step into segments, one pass each (adjacent global steps share
 one, `FusedSteps`); a global step's decisions travel to the next pass as a Parquet file
 (`decision_tables`, `resolve_step`); `document_from` turns a raw record into the document the
-steps see.
+steps see; `run_steps` runs per-document steps on it as every run does (and `tamis.clean`).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from tamis.config import LimitsOptions
 from tamis.document import Document
-from tamis.io.records import RawRecord
+from tamis.io.records import RawRecord, ReadError, preview
 from tamis.io.writers import temp_path
+from tamis.runner.guard import StepTimeout, time_limit
 from tamis.runner.layout import Layout
 from tamis.step import DECISIONS_SCHEMA, Decision, Decisions, GlobalStep, Step, registry
 
@@ -226,4 +230,53 @@ def document_from(record: RawRecord, steps: list[Step]) -> Document:
                                             charset=record.metadata.get("charset"))
     doc = Document(record.id, text or "", metadata=record.metadata, source=record.source)
     doc.signals.update(record.signals)
+    return doc
+
+
+def make_document(record: RawRecord, steps: list[Step],
+                  seconds: Counter[str]) -> Document | ReadError:
+    """The document a raw record stands for, or the error record its extraction became (its
+    time counted in `seconds` under "extract")."""
+    started = time.perf_counter()
+    try:
+        return document_from(record, steps)
+    except Exception as error:  # ExtractionError, or the extractor's own failure
+        return ReadError(record.source, f"extraction failed: {error}",
+                         preview(record.html or b""), record.id)
+    finally:
+        if record.html is not None:
+            seconds["extract"] += time.perf_counter() - started
+
+
+def run_steps(doc: Document, steps: list[Step], seconds: Counter[str],
+              limits: LimitsOptions) -> Document | ReadError:
+    """Run per-document steps on one document as a run does: under the limits, each step's
+    time counted in `seconds`, stopping at a removal. A step that fails or runs out of time
+    makes the document an error record, so one bad document never stops a run."""
+    # A document far longer than any real page would cost the signals gigabytes: it goes first.
+    longest = limits.max_document_chars
+    if longest and steps and len(doc.text) > longest:
+        doc.remove("limits", "too_long", f"{len(doc.text):,} characters, more than "
+                   f"limits.max_document_chars ({longest:,})")
+        return doc
+    timeout = limits.step_timeout
+    step = None
+    try:
+        with time_limit(timeout):
+            for step in steps:
+                started = time.perf_counter()
+                try:
+                    step(doc)
+                finally:
+                    seconds[step.name] += time.perf_counter() - started
+                if not doc.kept:
+                    break
+    except StepTimeout:
+        return ReadError(doc.source, f"step {step.name if step else '?'} ran past the time "
+                         f"limit of {timeout:g} s for one document (limits.step_timeout)",
+                         doc.input_text[:1024], doc.id)
+    except Exception as error:  # one bad document must not stop the run
+        name = step.name if step else "?"
+        return ReadError(doc.source, f"step {name} failed: {type(error).__name__}: {error}",
+                         doc.input_text[:1024], doc.id)
     return doc

@@ -21,17 +21,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import xxhash
 
-from tamis.config import Config, LimitsOptions
+from tamis.config import Config
 from tamis.document import Document
 from tamis.io.inputs import Shard
 from tamis.io.readers import Decompressed, read_shard
-from tamis.io.records import RawRecord, ReadError, Skipped, preview
+from tamis.io.records import RawRecord, ReadError, Skipped
 from tamis.io.writers import JsonlZstWriter, open_writer, write_parquet_atomic
 from tamis.report.aggregate import ReportAggregate
 from tamis.runner import progress
-from tamis.runner.guard import StepTimeout, time_limit
 from tamis.runner.layout import Layout
-from tamis.runner.passes import document_from, split_into_segments
+from tamis.runner.passes import make_document, run_steps, split_into_segments
 from tamis.step import Decision, GlobalStep, Step
 
 
@@ -122,7 +121,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
             if isinstance(item, RawRecord):
                 stats.bytes_in += item.size or len(
                     item.html or (item.text or "").encode("utf-8", "replace"))
-                item = _to_document(item, steps, stats)
+                item = make_document(item, steps, stats.seconds)
             if isinstance(item, Document):
                 if task.pass_index == 0:
                     ids.append((index, item.id))
@@ -130,7 +129,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
                 if decision is not None:
                     _apply_decision(item, decision, segments[task.pass_index - 1].ends_with)
                 if item.kept and segment.steps:
-                    item = _run_steps(item, segment.steps, stats, task.config.limits)
+                    item = run_steps(item, segment.steps, stats.seconds, task.config.limits)
             if isinstance(item, Document) and item.kept and segment.ends_with is not None:
                 collected = segment.ends_with.collect(item)
                 if collected is not None:
@@ -204,49 +203,6 @@ def _from_state(state: dict[str, Any]) -> Document | ReadError:
         error = state["error"]
         return ReadError(error["source"], error["error"], error.get("raw", ""), error.get("id"))
     return Document.from_state(state["doc"])
-
-
-def _to_document(record: RawRecord, steps: list[Step], stats: ShardStats) -> Document | ReadError:
-    started = time.perf_counter()
-    try:
-        return document_from(record, steps)
-    except Exception as error:  # ExtractionError, or the extractor's own failure
-        return ReadError(record.source, f"extraction failed: {error}",
-                         preview(record.html or b""), record.id)
-    finally:
-        if record.html is not None:
-            stats.seconds["extract"] += time.perf_counter() - started
-
-
-def _run_steps(doc: Document, steps: list[Step], stats: ShardStats,
-               limits: LimitsOptions) -> Document | ReadError:
-    # A document far longer than any real page would cost the signals gigabytes: it goes first.
-    longest = limits.max_document_chars
-    if longest and steps and len(doc.text) > longest:
-        doc.remove("limits", "too_long", f"{len(doc.text):,} characters, more than "
-                   f"limits.max_document_chars ({longest:,})")
-        return doc
-    timeout = limits.step_timeout
-    step = None
-    try:
-        with time_limit(timeout):
-            for step in steps:
-                started = time.perf_counter()
-                try:
-                    step(doc)
-                finally:
-                    stats.seconds[step.name] += time.perf_counter() - started
-                if not doc.kept:
-                    break
-    except StepTimeout:
-        return ReadError(doc.source, f"step {step.name if step else '?'} ran past the time "
-                         f"limit of {timeout:g} s for one document (limits.step_timeout)",
-                         doc.input_text[:1024], doc.id)
-    except Exception as error:  # one bad document must not stop the run
-        name = step.name if step else "?"
-        return ReadError(doc.source, f"step {name} failed: {type(error).__name__}: {error}",
-                         doc.input_text[:1024], doc.id)
-    return doc
 
 
 def _apply_decision(doc: Document, decision: Decision, step: GlobalStep | None) -> None:
