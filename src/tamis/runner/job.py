@@ -91,7 +91,6 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     shards = plan_shards(files, config.input)
     plan = [shard.describe() for shard in shards]
     steps = config.build_steps()
-    config = _reachable_by_workers(config, steps, files, workers, len(shards))
     segments = split_into_segments(steps)
     # The passes' shape is part of what the work files mean (a resume must not mix two shapes).
     passes = [segment.ends_with.name if segment.ends_with else None for segment in segments]
@@ -100,6 +99,8 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     if code:  # the user's own steps and readers: an edited plugin is another run
         facts["plugins"] = code
     fingerprint = hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
+    # After the fingerprint: the modules the workers must import depend on their number.
+    config = _reachable_by_workers(config, steps, files, workers, len(shards))
     layout = Layout.for_output(output)
     resumed = layout.prepare(fingerprint, {"config": config.model_dump(mode="json"),
                                            "limit": limit, "plan": plan}, overwrite)
