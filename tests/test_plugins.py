@@ -56,6 +56,30 @@ class DropAdverts(tamis.Step):
 
 
 @tamis.register
+class SameOpening(tamis.GlobalStep):
+    """Remove a document that opens with the same line as an earlier one."""
+
+    name = "same_opening"
+
+    def collect(self, doc):
+        return {"opening": doc.text.split("\\n", 1)[0]}
+
+    def resolve(self, key_files, work_dir):
+        import pyarrow.parquet as pq
+
+        first, decisions = {}, {}
+        for shard, path in enumerate(key_files):
+            if path.exists():
+                for row in pq.read_table(path).to_pylist():
+                    if row["opening"] in first:
+                        decisions.setdefault(shard, {})[row["index"]] = tamis.Decision(
+                            "same_opening", row["opening"], duplicate_of=first[row["opening"]],
+                            cluster=first[row["opening"]], id=row["id"])
+                    first.setdefault(row["opening"], row["id"])
+        return decisions
+
+
+@tamis.register
 class NotesReader(tamis.Reader):
     """Blocks separated by a line "%%"; each starts with "id: NAME"."""
 
@@ -80,7 +104,8 @@ MEMOS = {
     "a.memo": "MEMO1\nid: tea\nGreen tea is picked in spring.\nADVERT: buy now\nIt is "
                "steamed, rolled and dried.\n%%\nid: slots\nThe casino opens at noon.\n",
     "b.data": "MEMO1\nid: bread\nSourdough needs a starter.\nADVERT: ovens on sale\n%%\n"
-              "broken block\n%%\nid: poker\nPlay poker online and win.\n",
+              "broken block\n%%\nid: poker\nPlay poker online and win.\n%%\n"
+              "id: tea-again\nGreen tea is picked in spring.\nCopied.\n",
 }
 
 
@@ -109,7 +134,9 @@ def check_output(out: Path) -> None:
     removed = {record["id"]: record for record in read_output(out, "removed")}
     errors = read_output(out, "errors")
     assert sorted(kept) == ["bread", "tea"]
-    assert sorted(removed) == ["poker", "slots"]
+    assert sorted(removed) == ["poker", "slots", "tea-again"]
+    assert removed["tea-again"]["removed_by"]["step"] == "same_opening"
+    assert removed["tea-again"]["duplicate_of"] == "tea"
     assert removed["slots"]["removed_by"] == {"step": "no_casino", "rule": "gambling",
                                               "detail": "mentions 'casino'"}
     assert removed["poker"]["removed_by"]["detail"] == "mentions 'poker'"  # the override
@@ -131,12 +158,12 @@ def check_output(out: Path) -> None:
 
 
 def run_with_plugin(project: Path, out: Path, *options: str) -> None:
-    """`tamis run --plugin` with the plugin's steps appended (and a global step after them,
-    whose resolve runs where the executor runs it)."""
+    """`tamis run --plugin` with the plugin's steps appended (its global step's resolve runs
+    where the executor runs it: a Ray task imports the plugin before it unpickles the step)."""
     config = project / "more.yaml"
     config.write_text("pipeline: [normalize, drop_empty]\n"
                       "append:\n  - no_casino: {words: [casino, poker]}\n"
-                      "  - strip_adverts\n  - dedup_exact\n")
+                      "  - strip_adverts\n  - same_opening\n")
     done = tamis_command(
         "run", str(project / "inputs"), "-o", str(out), "--config", str(config),
         "--plugin", str(project / "plugin.py"), "--quiet", *options)
@@ -162,12 +189,12 @@ def test_plugin_on_the_ray_executor(project: Path) -> None:
 def test_plugin_from_the_config_relative_to_it(project: Path) -> None:
     config = project / "run.yaml"
     config.write_text("plugins: [plugin.py]\n"
-                      "pipeline: [normalize, no_casino, strip_adverts, drop_empty]\n"
+                      "pipeline: [normalize, no_casino, strip_adverts, drop_empty, same_opening]\n"
                       "override:\n  no_casino: {words: [casino, poker]}\n")
     out = project / "out"
     os.chdir(REPO)  # the plugin is found beside the config, not in the current folder
     result = tamis.run(project / "inputs", out, config=config, workers=2)
-    assert result.counts["read"] == 5
+    assert result.counts["read"] == 6
     check_output(out)
 
 
