@@ -12,7 +12,7 @@ import io
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,15 @@ class ShardTask:
 
 
 @dataclass
+class EditTotals:
+    """What one rule's edits took out of a shard's kept and removed documents."""
+
+    count: int = 0
+    chars: int = 0  # code points, net of replacements
+    bytes: int = 0  # UTF-8 bytes, net of replacements
+
+
+@dataclass
 class ShardStats:
     """What happened in one shard: the counts that must add up, and where time went."""
 
@@ -55,7 +64,7 @@ class ShardStats:
     errors: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     removed_by: Counter[str] = field(default_factory=Counter)
-    edits: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    edits: defaultdict[str, EditTotals] = field(default_factory=lambda: defaultdict(EditTotals))
     seconds: Counter[str] = field(default_factory=Counter)
     bytes_in: int = 0
     bytes_kept: int = 0
@@ -66,8 +75,7 @@ class ShardStats:
             "read": self.read, "kept": self.kept, "removed": self.removed, "errors": self.errors,
             "skipped": dict(sorted(self.skipped.items())),
             "removed_by": dict(sorted(self.removed_by.items())),
-            "edits": {rule: {"count": count, "chars": chars, "bytes": size}
-                      for rule, (count, chars, size) in sorted(self.edits.items())},
+            "edits": {rule: asdict(totals) for rule, totals in sorted(self.edits.items())},
             "seconds": {step: round(value, 4) for step, value in self.seconds.items()},
             "bytes_in": self.bytes_in, "bytes_kept": self.bytes_kept,
             "report": self.report.to_dict(),
@@ -171,9 +179,15 @@ def _keys_table(keys: list[dict[str, Any]]) -> pa.Table:
     return pa.table({name: [row.get(name) for row in keys] for name in names})
 
 
-def _items(task: ShardTask, layout: Layout) -> Iterator[Any]:
+# What a shard's pass reads, in input order: pass 0 the reader's raw records (or what could not
+# be read, or what is not a document); later passes the documents and error records the pass
+# before it left.
+ShardItem = RawRecord | Document | ReadError | Skipped
+
+
+def _items(task: ShardTask, layout: Layout) -> Iterator[ShardItem]:
     if task.pass_index == 0:
-        items: Iterator[Any] = read_shard(task.shard, task.config.input)
+        items: Iterator[ShardItem] = read_shard(task.shard, task.config.input)
         if task.limit is not None:
             items = _first_records(items, task.limit)
         yield from items
@@ -188,7 +202,7 @@ def _items(task: ShardTask, layout: Layout) -> Iterator[Any]:
             yield _from_state(orjson.loads(line))
 
 
-def _first_records(items: Iterator[Any], limit: int) -> Iterator[Any]:
+def _first_records(items: Iterator[ShardItem], limit: int) -> Iterator[ShardItem]:
     count = 0
     for item in items:
         if count >= limit:
@@ -224,11 +238,11 @@ def _write(item: Document | ReadError, writers: dict[str, Any], final: bool,
         return
     cut_bytes = 0
     for edit in item.edits:
-        counts = stats.edits[edit.rule]
-        counts[0] += 1
-        counts[1] += len(edit.original) - len(edit.replacement)
+        totals = stats.edits[edit.rule]
+        totals.count += 1
+        totals.chars += len(edit.original) - len(edit.replacement)
         cut = _utf8_size(edit.original) - _utf8_size(edit.replacement)
-        counts[2] += cut
+        totals.bytes += cut
         cut_bytes += cut
     if item.kept:
         stats.kept += 1
