@@ -33,7 +33,6 @@ The cache lives in `$TAMIS_CACHE_DIR`, else `$XDG_CACHE_HOME/tamis`, else `~/.ca
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import json
@@ -42,6 +41,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -49,11 +49,11 @@ from typing import IO, Any, Literal
 import numpy as np
 import regex
 import xxhash
-import zstandard
 from pydantic import Field, field_validator
 
 from tamis.config import ConfigError
 from tamis.document import Change, Document
+from tamis.io.readers import open_compressed
 from tamis.step import Step, StepOptions, register
 
 RULE = "decontaminate"
@@ -132,13 +132,10 @@ def ngram_hashes(words: list[str], n: int) -> np.ndarray:
 
 # -- benchmark files ------------------------------------------------------------------------
 
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    if path.suffix == ".zst":
-        raw = zstandard.ZstdDecompressor().stream_reader(open(path, "rb"))  # noqa: SIM115
-        return io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+@contextmanager
+def _open_text(path: Path) -> Iterator[IO[str]]:
+    with open_compressed(path) as stream:
+        yield io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
 
 
 def _strings(value: Any) -> Iterator[str]:

@@ -12,6 +12,7 @@ import io
 import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import IO, Any
 
 import fsspec
@@ -21,7 +22,7 @@ import zstandard
 from fsspec.spec import AbstractBufferedFile
 
 from tamis.config import InputOptions
-from tamis.io.inputs import InputFile, Shard
+from tamis.io.inputs import COMPRESSION_MAGIC, InputFile, Shard
 from tamis.io.records import RawRecord, ReadError, Skipped, preview
 from tamis.step import Reader, readers, register
 
@@ -62,6 +63,17 @@ def open_input(file: InputFile) -> Iterator[IO[bytes]]:
     a reader reads (see `tamis.Reader`)."""
     with ExitStack() as stack:
         yield open_stream(file, stack)[0]
+
+
+@contextmanager
+def open_compressed(path: str | Path) -> Iterator[IO[bytes]]:
+    """Any file's bytes (a local path or an fsspec URL), decompressed when its leading bytes
+    say gzip or zstd: the one opener of compressed files for whoever reads one whole."""
+    with fsspec.open(str(path), "rb") as raw:
+        head = raw.read(4)
+        raw.seek(0)
+        kind = next((kind for magic, kind in COMPRESSION_MAGIC if head.startswith(magic)), None)
+        yield raw if kind is None else io.BufferedReader(Decompressed(raw, kind), CHUNK)
 
 
 def open_stream(file: InputFile, stack: ExitStack) -> tuple[IO[bytes], IO[bytes]]:
