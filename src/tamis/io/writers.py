@@ -8,6 +8,8 @@ that receives no record writes no file: readers never meet empty files.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,12 +47,32 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
-def write_parquet_atomic(path: Path, table: pa.Table) -> None:
-    """Write a whole Parquet table under a temporary name, then rename it into place."""
+def commit(temp: Path, path: Path) -> None:
+    """Put a finished temporary file in place: on disk first (fsync), then renamed, so a
+    reader (or a rerun after a crash) sees the whole file or none of it."""
+    with open(temp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """The one way to write a whole file atomically: write to the temporary path this yields;
+    when the block ends it is committed to `path`, and on an error it is removed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_path(path)
-    pq.write_table(table, temp)
-    os.replace(temp, path)
+    try:
+        yield temp
+        commit(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def write_parquet_atomic(path: Path, table: pa.Table) -> None:
+    """Write a whole Parquet table atomically (`atomic_path`)."""
+    with atomic_path(path) as temp:
+        pq.write_table(table, temp)
 
 
 def json_default(value: Any) -> Any:
@@ -149,7 +171,7 @@ class ParquetWriter:
             self._flush()
         assert self._writer is not None
         self._writer.close()
-        os.replace(self._temp, self.path)
+        commit(self._temp, self.path)
 
     def abort(self) -> None:
         if self._writer is not None:

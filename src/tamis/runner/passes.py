@@ -8,7 +8,6 @@ steps see; `run_steps` runs per-document steps on it as every run does (and `tam
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections import Counter
@@ -24,7 +23,7 @@ import pyarrow.parquet as pq
 from tamis.config import LimitsOptions
 from tamis.document import Document
 from tamis.io.records import RawRecord, ReadError, preview
-from tamis.io.writers import temp_path
+from tamis.io.writers import atomic_path
 from tamis.runner.guard import StepTimeout, time_limit
 from tamis.runner.layout import Layout
 from tamis.step import DECISIONS_SCHEMA, Decision, Decisions, GlobalStep, Step, registry
@@ -163,16 +162,13 @@ def resolve_step(step: GlobalStep, layout: Layout, pass_index: int,
 def _write_decisions(path: Path, decisions: Decisions) -> int:
     """Write the decisions file (atomically) as the decisions come; returns how many documents
     it removes (a decision that cuts lines removes none)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_path(path)
     removed = 0
-    with pq.ParquetWriter(temp, DECISIONS_FILE_SCHEMA) as writer:
+    with atomic_path(path) as temp, pq.ParquetWriter(temp, DECISIONS_FILE_SCHEMA) as writer:
         for table in decision_tables(decisions):
             writer.write_table(table, row_group_size=1 << 16)
             cuts_lines = pc.fill_null(pc.greater(pc.list_value_length(table["lines"]), 0),
                                       False)
             removed += table.num_rows - (pc.sum(cuts_lines).as_py() or 0)
-    os.replace(temp, path)
     return removed
 
 
