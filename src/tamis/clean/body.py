@@ -32,6 +32,7 @@ import regex
 
 from tamis.clean.lines import Lines, after_cut, lines_of
 from tamis.clean.shape import bullet, ends_sentence
+from tamis.clean.units import units
 from tamis.document import Change, Document
 from tamis.pipeline import Step, StepOptions, register
 
@@ -98,17 +99,22 @@ class CleanBody(Step):
 
 
 def judge_to_fixpoint(lines: Lines, options: BodyOptions) -> dict[int, Cut]:
-    """Judge the lines, then judge the survivors again, until nothing more is cut."""
+    """Judge the document's units (paragraphs rejoined from wrapped lines), then judge the
+    surviving units again, until nothing more is cut. Returns the cut lines."""
     cuts: dict[int, Cut] = {}
     alive = [index for index in range(len(lines)) if lines.words[index] or index == 0]
+    groups = units(lines.text, alive)
     while True:
-        verdict = judge([lines.text[i] for i in alive], [lines.words[i] for i in alive],
-                        [lines.topics[i] for i in alive], options)
+        verdict = judge([" ".join(lines.text[i].strip() for i in group) for group in groups],
+                        [[word for i in group for word in lines.words[i]] for group in groups],
+                        [[word for i in group for word in lines.topics[i]] for group in groups],
+                        options)
         if not verdict:
             return cuts
         for position, cut in verdict.items():
-            cuts[alive[position]] = cut
-        alive = [index for position, index in enumerate(alive) if position not in verdict]
+            for index in groups[position]:
+                cuts[index] = cut
+        groups = [group for position, group in enumerate(groups) if position not in verdict]
 
 
 def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
