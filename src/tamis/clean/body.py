@@ -31,7 +31,7 @@ from itertools import chain
 import regex
 
 from tamis.clean.lines import Lines, after_cut, lines_of
-from tamis.clean.shape import bullet, ends_sentence
+from tamis.clean.shape import bullet, ends_sentence, sentence
 from tamis.clean.units import units
 from tamis.document import Change, Document
 from tamis.pipeline import Step, StepOptions, register
@@ -55,6 +55,12 @@ class BodyOptions(StepOptions):
     on_topic_share: float = 0.6
     # Blocks with fewer topic words per line than this (code, numbers) are not judged.
     min_topic_words_per_line: float = 0.5
+    # ... and when it shares less than this share of what the body's own paragraphs share with
+    # each other (its cohesion).
+    cohesion_ratio: float = 1.0
+    # A block where at least this share of lines read like sentences is prose, not a list of
+    # links or headlines: words it does not share with the body are not enough to cut it.
+    max_sentence_share: float = 0.5
     # A list where at least this share of lines holds a figure is a table, not a link list.
     table_share: float = 0.7
     # Lists announced by a line of prose ending in ":" belong to the article.
@@ -130,7 +136,13 @@ def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
     if not vocabulary:
         return {}
     announced = _announced(text, words, prose, options)
-    off_topic = _off_topic_blocks(text, words, prose, topics, vocabulary, announced, options)
+    # How much a paragraph of this document's prose shares with the rest of it: a block is off
+    # topic only when it shares clearly less (a diverse changelog or digest shares little even
+    # with itself, a focused news story a lot).
+    threshold = min(options.off_topic_share,
+                    options.cohesion_ratio * _cohesion(prose, topics, vocabulary))
+    off_topic = _off_topic_blocks(text, words, prose, topics, vocabulary, announced, threshold,
+                                  options)
     scores = []
     for index in range(count):
         if index in off_topic:  # before prose: a sentence in an off-topic list is the list's
@@ -169,6 +181,14 @@ def _share_outside(topics: list[str], vocabulary: Counter[str], own: Counter[str
     return len([word for word in topics if vocabulary[word] > own[word]]) / len(topics)
 
 
+def _cohesion(prose: list[bool], topics: list[list[str]], vocabulary: Counter[str]) -> float:
+    """The median share of a prose line's topic words that other prose lines use."""
+    shares = sorted(_share_outside(topics[index], vocabulary, Counter(set(topics[index])))
+                    for index in range(len(topics))
+                    if prose[index] and len(set(topics[index])) >= 3)
+    return shares[len(shares) // 2] if len(shares) >= 3 else 1.0
+
+
 def _share_in(topics: list[str], vocabulary: Counter[str]) -> float:
     if not topics:
         return 0.0
@@ -177,7 +197,7 @@ def _share_in(topics: list[str], vocabulary: Counter[str]) -> float:
 
 def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool],
                       topics: list[list[str]], vocabulary: Counter[str], announced: set[int],
-                      options: BodyOptions) -> dict[int, Cut]:
+                      threshold: float, options: BodyOptions) -> dict[int, Cut]:
     """Lines in blocks whose words the prose does not use, with the cut for each."""
     prose_words = sum(len(topics[index]) for index in range(len(text)) if prose[index])
     # Bulleted lists first, whole; then runs of short lines (a list of headlines where some
@@ -195,7 +215,7 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
         block_topics = [word for index in block for word in topics[index]]
         if len(block_topics) < options.min_topic_words_per_line * len(block):
             continue  # code, figures, symbols: nothing to compare
-        if _is_table(text, block, options):
+        if _is_table(text, block, options) or _reads_as_prose(text, words, block, options):
             continue
         own: Counter[str] = Counter()
         if any(prose[index] for index in block):
@@ -203,7 +223,7 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
                 continue  # the block holds most of the prose: it is the body
             own.update(chain.from_iterable(set(topics[index]) for index in block if prose[index]))
         share = _share_outside(block_topics, vocabulary, own)
-        if share >= options.off_topic_share:
+        if share >= threshold:
             continue
         listed = len(block) >= options.min_list_lines
         if options.keep_headings and not listed and block[-1] + 1 < len(text) \
@@ -218,6 +238,14 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
         if listed and heading > 0 and not prose[heading] and heading not in cuts:
             cuts[heading] = Cut(LINK_LIST, f"heading of a {cut.detail}")
     return cuts
+
+
+def _reads_as_prose(text: list[str], words: list[list[str]], block: range,
+                    options: BodyOptions) -> bool:
+    """A block of sentences is the article's own text (a dialogue, steps, a Q&A), not a list
+    of links or headlines, whatever its words."""
+    sentences = sum(sentence(text[index], len(words[index])) for index in block)
+    return sentences >= options.max_sentence_share * len(block)
 
 
 def _is_table(text: list[str], block: range, options: BodyOptions) -> bool:

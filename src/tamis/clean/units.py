@@ -29,9 +29,16 @@ MIN_WRAPPED_SHARE = 0.5
 
 
 def wrap_width(lines: list[str]) -> int | None:
-    """The width the text was hard-wrapped at (the longest line near it), or None."""
-    stripped = [line.rstrip() for line in lines[1:]]
-    lengths = sorted(len(line) for line in stripped if len(line) >= MIN_WRAPPED_LENGTH)
+    """The width the text was hard-wrapped at (the longest line near it), or None.
+
+    Only lines followed by a line that could continue them (not blank, not a list item) say
+    anything about wrapping: the last line of a paragraph or list item ends where it ends.
+    """
+    stripped = [line.rstrip() for line in lines]
+    broken = [stripped[index] for index in range(1, len(lines) - 1)
+              if len(stripped[index]) >= MIN_WRAPPED_LENGTH and stripped[index + 1].strip()
+              and not bullet(stripped[index + 1])]
+    lengths = sorted(len(line) for line in broken)
     if len(lengths) < MIN_WRAPPED_LINES:
         return None
     best_count, width = 0, 0
@@ -43,7 +50,7 @@ def wrap_width(lines: list[str]) -> int | None:
             best_count, width = high - low + 1, length
     if best_count < MIN_WRAPPED_LINES or best_count < MIN_WRAPPED_SHARE * len(lengths):
         return None
-    near = [line for line in stripped if width - WRAP_SLACK <= len(line) <= width]
+    near = [line for line in broken if width - WRAP_SLACK <= len(line) <= width]
     if sum(not ends_sentence(line) for line in near) < MIN_WRAPPED_SHARE * len(near):
         return None
     return width
