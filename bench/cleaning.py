@@ -68,10 +68,10 @@ from tamis.pipeline import GlobalStep, Step, build_step  # noqa: E402
 SETS = ("linelabels", "seedlike")
 # The options tuned on the dev data, and the values the cross-validation chooses among.
 TUNED = {
-    "off_topic_share": [0.35, 0.42, 0.5],
-    "short_line_penalty": [0.3, 1.0],
-    "short_blocks": [True, False],
-    "keep_headings": [True, False],
+    "off_topic_share": [0.35, 0.42],
+    "strong_share": [0.1, 0.2],
+    "max_cut_share": [0.5, 0.7],
+    "max_block_to_prose": [1.0, 1e9],
 }
 FILTER_CHAIN = ["gopher_quality", "gopher_repetition", "c4", "fineweb_quality"]
 

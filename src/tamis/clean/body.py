@@ -55,9 +55,20 @@ class BodyOptions(StepOptions):
     on_topic_share: float = 0.6
     # Blocks with fewer topic words per line than this (code, numbers) are not judged.
     min_topic_words_per_line: float = 0.5
+    # Units with fewer words than this (menu entries, buttons) are boilerplate by shape alone.
+    menu_words: int = 4
+    # A block sharing less than this share of its words with the body is foreign beyond doubt
+    # (whatever the cohesion), and its cut is never spared.
+    strong_share: float = 0.2
+    # Doubtful cuts (longer units, not foreign beyond doubt) that would take more than this
+    # share of the rest of the page are not made; `clean_spared_share` says how much was spared.
+    max_cut_share: float = 0.5
     # ... and when it shares less than this share of what the body's own paragraphs share with
     # each other (its cohesion).
     cohesion_ratio: float = 1.0
+    # A block with more topic words than this many times the prose outside it is not judged by
+    # its words: with so little prose to compare, the list is more likely the article.
+    max_block_to_prose: float = 1.0
     # A block where at least this share of lines read like sentences is prose, not a list of
     # links or headlines: words it does not share with the body are not enough to cut it.
     max_sentence_share: float = 0.5
@@ -83,6 +94,8 @@ class Cut:
 
     rule: str
     detail: str
+    # For a block judged by its words: the share of them the body uses.
+    share: float | None = None
 
 
 @register
@@ -97,30 +110,85 @@ class CleanBody(Step):
         if doc.text.count("\n") < 2:
             return  # a title and one line: no body to compare anything with
         lines = lines_of(doc)
-        cuts = judge_to_fixpoint(lines, self.options)
+        cuts, groups = judge_to_fixpoint(lines, self.options)
+        cuts, spared = spare_most_of_it(lines, groups, cuts, self.options)
+        total = sum(len(lines.words[index]) for index in range(1, len(lines)))
+        cut = sum(len(lines.words[index]) for index in cuts)
+        doc.signals["clean_cut_share"] = cut / total if total else 0.0
+        doc.signals["clean_spared_share"] = spared / total if total else 0.0
         if cuts:
             keep = kept_lines(lines, cuts)
             doc.edit(changes_for(lines, cuts, keep, len(doc.text)))
             after_cut(doc, lines, [index for index, kept in enumerate(keep) if kept])
 
 
-def judge_to_fixpoint(lines: Lines, options: BodyOptions) -> dict[int, Cut]:
+def judge_to_fixpoint(lines: Lines,
+                      options: BodyOptions) -> tuple[dict[int, Cut], list[list[int]]]:
     """Judge the document's units (paragraphs rejoined from wrapped lines), then judge the
-    surviving units again, until nothing more is cut. Returns the cut lines."""
+    surviving units again, until nothing more is cut. Returns the cut lines and the units.
+
+    Once nothing more goes, the text that is left is read into units afresh (cutting lines can
+    change what looks wrapped); if they differ, judging goes on with them, so cleaning the
+    output again finds nothing more to cut.
+    """
     cuts: dict[int, Cut] = {}
     alive = [index for index in range(len(lines)) if lines.words[index] or index == 0]
     groups = units(lines.text, alive)
+    everything = groups
     while True:
         verdict = judge([" ".join(lines.text[i].strip() for i in group) for group in groups],
                         [[word for i in group for word in lines.words[i]] for group in groups],
                         [[word for i in group for word in lines.topics[i]] for group in groups],
                         options)
-        if not verdict:
-            return cuts
-        for position, cut in verdict.items():
-            for index in groups[position]:
-                cuts[index] = cut
-        groups = [group for position, group in enumerate(groups) if position not in verdict]
+        if verdict:
+            for position, cut in verdict.items():
+                for index in groups[position]:
+                    cuts[index] = cut
+            groups = [group for position, group in enumerate(groups) if position not in verdict]
+            continue
+        regrouped = _units_left(lines, cuts)
+        if regrouped == groups:
+            return cuts, everything
+        groups = regrouped
+
+
+def _units_left(lines: Lines, cuts: dict[int, Cut]) -> list[list[int]]:
+    """The units of the text the cuts leave, as line indices of the input."""
+    kept = [index for index, keep in enumerate(kept_lines(lines, cuts)) if keep]
+    text = [lines.text[index] for index in kept]
+    alive = [position for position, index in enumerate(kept)
+             if lines.words[index] or index == 0]
+    return [[kept[position] for position in group] for group in units(text, alive)]
+
+
+def spare_most_of_it(lines: Lines, groups: list[list[int]], cuts: dict[int, Cut],
+                     options: BodyOptions) -> tuple[dict[int, Cut], int]:
+    """Keep when in doubt: when the doubtful cuts would take most of the page, keep them all.
+
+    Some cuts rest on strong evidence: a unit of a few words (a menu entry, a share button, a
+    label) is boilerplate by its shape, and a block sharing almost none of its words with the
+    body (`strong_share`) is foreign to it. The others (a list sharing a fair part of the
+    body's words, a paragraph cut for where it stands) are in doubt. When those would take more
+    than `max_cut_share` of what the strong cuts leave, the page is more likely an article the
+    rules do not fit (a changelog, a digest, a page of lists) than a page of junk: they stay,
+    and the words spared are a signal (`clean_spared_share`) a filter or the user can act on.
+    Returns the cuts and the words spared.
+    """
+    left = doubtful = 0
+    doubtful_lines: set[int] = set()
+    for group in groups[1:]:
+        count = sum(len(lines.words[index]) for index in group)
+        cut = cuts.get(group[0])
+        if count < options.menu_words or \
+                (cut is not None and cut.share is not None and cut.share < options.strong_share):
+            continue
+        left += count
+        if cut is not None:
+            doubtful += count
+            doubtful_lines.update(group)
+    if not left or doubtful <= options.max_cut_share * left:
+        return cuts, 0
+    return {index: cut for index, cut in cuts.items() if index not in doubtful_lines}, doubtful
 
 
 def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
@@ -140,7 +208,8 @@ def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
     # topic only when it shares clearly less (a diverse changelog or digest shares little even
     # with itself, a focused news story a lot).
     threshold = min(options.off_topic_share,
-                    options.cohesion_ratio * _cohesion(prose, topics, vocabulary))
+                    max(options.strong_share,
+                        options.cohesion_ratio * _cohesion(prose, topics, vocabulary)))
     off_topic = _off_topic_blocks(text, words, prose, topics, vocabulary, announced, threshold,
                                   options)
     scores = []
@@ -217,6 +286,9 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
             continue  # code, figures, symbols: nothing to compare
         if _is_table(text, block, options) or _reads_as_prose(text, words, block, options):
             continue
+        outside = prose_words - sum(len(topics[index]) for index in block if prose[index])
+        if len(block_topics) > options.max_block_to_prose * outside:
+            continue  # more words than the prose it is compared with: the body, not a list
         own: Counter[str] = Counter()
         if any(prose[index] for index in block):
             if sum(len(topics[index]) for index in block if prose[index]) * 2 > prose_words:
@@ -231,7 +303,7 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
             continue  # a short line between two paragraphs: a subheading
         kind = "list" if listed else "short line"
         cut = Cut(LINK_LIST if listed else BOILERPLATE,
-                  f"{kind} sharing {share:.0%} of its words with the body")
+                  f"{kind} sharing {share:.0%} of its words with the body", share)
         for index in block:
             cuts[index] = cut
         heading = block[0] - 1

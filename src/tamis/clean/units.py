@@ -24,7 +24,7 @@ MIN_WRAPPED_LENGTH = 30
 # Lines of a wrapped paragraph end within this many characters of the width.
 WRAP_SLACK = 15
 # At least this many lines, and this share of the longer lines, must end near one width.
-MIN_WRAPPED_LINES = 3
+MIN_WRAPPED_LINES = 4
 MIN_WRAPPED_SHARE = 0.5
 
 
@@ -32,12 +32,13 @@ def wrap_width(lines: list[str]) -> int | None:
     """The width the text was hard-wrapped at (the longest line near it), or None.
 
     Only lines followed by a line that could continue them (not blank, not a list item) say
-    anything about wrapping: the last line of a paragraph or list item ends where it ends.
+    anything about wrapping: the last line of a paragraph or list item ends where it ends. List
+    items are left out too: items of a similar length would look like a wrapped paragraph.
     """
     stripped = [line.rstrip() for line in lines]
     broken = [stripped[index] for index in range(1, len(lines) - 1)
               if len(stripped[index]) >= MIN_WRAPPED_LENGTH and stripped[index + 1].strip()
-              and not bullet(stripped[index + 1])]
+              and not bullet(stripped[index]) and not bullet(stripped[index + 1])]
     lengths = sorted(len(line) for line in broken)
     if len(lengths) < MIN_WRAPPED_LINES:
         return None
