@@ -94,8 +94,8 @@ class Cut:
 
     rule: str
     detail: str
-    # For a block judged by its words: the share of them the body uses.
-    share: float | None = None
+    # False when the evidence leaves room for doubt (see `spare_most_of_it`).
+    sure: bool = True
 
 
 @register
@@ -110,8 +110,7 @@ class CleanBody(Step):
         if doc.text.count("\n") < 2:
             return  # a title and one line: no body to compare anything with
         lines = lines_of(doc)
-        cuts, groups = judge_to_fixpoint(lines, self.options)
-        cuts, spared = spare_most_of_it(lines, groups, cuts, self.options)
+        cuts, spared = decide(lines, self.options)
         total = sum(len(lines.words[index]) for index in range(1, len(lines)))
         cut = sum(len(lines.words[index]) for index in cuts)
         doc.signals["clean_cut_share"] = cut / total if total else 0.0
@@ -122,18 +121,39 @@ class CleanBody(Step):
             after_cut(doc, lines, [index for index, kept in enumerate(keep) if kept])
 
 
-def judge_to_fixpoint(lines: Lines,
-                      options: BodyOptions) -> tuple[dict[int, Cut], list[list[int]]]:
-    """Judge the document's units (paragraphs rejoined from wrapped lines), then judge the
-    surviving units again, until nothing more is cut. Returns the cut lines and the units.
+def decide(lines: Lines, options: BodyOptions) -> tuple[dict[int, Cut], int]:
+    """The lines to cut and why, and the words spared because the cuts were in doubt.
+
+    Sure cuts are made first; the text they leave is judged again as a second cleaning would
+    judge it, until what is left to cut is only doubtful: made when small, spared when it
+    would take most of the page (`spare_most_of_it`). So cleaning the output again cuts
+    nothing more, and spares the same.
+    """
+    sure: dict[int, Cut] = {}
+    while True:
+        cuts, groups = judge_to_fixpoint(lines, options, sure)
+        new = {index: cut for index, cut in cuts.items() if index not in sure}
+        doubtful = spare_most_of_it(lines, groups, new, options)
+        if not doubtful:
+            return cuts, 0
+        surely = {index: cut for index, cut in new.items() if index not in doubtful}
+        if not surely:
+            return sure, sum(len(lines.words[index]) for index in doubtful)
+        sure.update(surely)
+
+
+def judge_to_fixpoint(lines: Lines, options: BodyOptions, cuts: dict[int, Cut]
+                      ) -> tuple[dict[int, Cut], list[list[int]]]:
+    """Judge the units of the text `cuts` leave (paragraphs rejoined from wrapped lines),
+    then judge the surviving units again, until nothing more is cut. Returns all the cut
+    lines and the units judged first.
 
     Once nothing more goes, the text that is left is read into units afresh (cutting lines can
     change what looks wrapped); if they differ, judging goes on with them, so cleaning the
     output again finds nothing more to cut.
     """
-    cuts: dict[int, Cut] = {}
-    alive = [index for index in range(len(lines)) if lines.words[index] or index == 0]
-    groups = units(lines.text, alive)
+    cuts = dict(cuts)
+    groups = _units_left(lines, cuts)
     everything = groups
     while True:
         verdict = judge([" ".join(lines.text[i].strip() for i in group) for group in groups],
@@ -162,33 +182,33 @@ def _units_left(lines: Lines, cuts: dict[int, Cut]) -> list[list[int]]:
 
 
 def spare_most_of_it(lines: Lines, groups: list[list[int]], cuts: dict[int, Cut],
-                     options: BodyOptions) -> tuple[dict[int, Cut], int]:
-    """Keep when in doubt: when the doubtful cuts would take most of the page, keep them all.
+                     options: BodyOptions) -> set[int]:
+    """Keep when in doubt: the doubtful cut lines to spare, when they would take most of it.
 
     Some cuts rest on strong evidence: a unit of a few words (a menu entry, a share button, a
-    label) is boilerplate by its shape, and a block sharing almost none of its words with the
-    body (`strong_share`) is foreign to it. The others (a list sharing a fair part of the
-    body's words, a paragraph cut for where it stands) are in doubt. When those would take more
-    than `max_cut_share` of what the strong cuts leave, the page is more likely an article the
-    rules do not fit (a changelog, a digest, a page of lists) than a page of junk: they stay,
-    and the words spared are a signal (`clean_spared_share`) a filter or the user can act on.
-    Returns the cuts and the words spared.
+    label) is boilerplate by its shape, a block sharing almost none of its words with the body
+    (`strong_share`) is foreign to it, and a line that is no sentence outside the body's
+    stretch has boilerplate's shape and position. The others (a list sharing a fair part of
+    the body's words, a sentence or paragraph cut for where it stands) are in doubt. When those
+    would take more than `max_cut_share` of the longer units, the page is more likely an
+    article the rules do not fit (a changelog, a digest, a page of lists) than a page of junk:
+    they stay, and the words spared are a signal (`clean_spared_share`) a filter or the user
+    can act on.
     """
     left = doubtful = 0
     doubtful_lines: set[int] = set()
     for group in groups[1:]:
         count = sum(len(lines.words[index]) for index in group)
         cut = cuts.get(group[0])
-        if count < options.menu_words or \
-                (cut is not None and cut.share is not None and cut.share < options.strong_share):
+        if count < options.menu_words or (cut is not None and cut.sure):
             continue
         left += count
         if cut is not None:
             doubtful += count
             doubtful_lines.update(group)
     if not left or doubtful <= options.max_cut_share * left:
-        return cuts, 0
-    return {index: cut for index, cut in cuts.items() if index not in doubtful_lines}, doubtful
+        return set()
+    return doubtful_lines
 
 
 def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
@@ -227,12 +247,19 @@ def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
             scores.append(-options.short_line_penalty)
     first, last = _best_stretch(scores)
     cuts: dict[int, Cut] = {}
+    # Shape and position together are sure evidence only around a body bigger than what
+    # surrounds it; when the stretch is the smaller part, the page may not be what the rules
+    # expect (a list with a line of prose above it).
+    body_words = sum(len(words[index]) for index in range(first, last))
+    edge_words = sum(len(words[index]) for index in range(1, count) if not first <= index < last)
     for index in range(1, count):
         if index in off_topic:
             cuts[index] = off_topic[index]
         elif not first <= index < last:
             where = "before" if index < first else "after"
-            cuts[index] = Cut(BOILERPLATE, f"{where} the main body")
+            sure = edge_words <= body_words and not prose[index] and \
+                not sentence(text[index], len(words[index]))
+            cuts[index] = Cut(BOILERPLATE, f"{where} the main body", sure)
     _name_fragment(text, words, cuts, last, options)
     return cuts
 
@@ -303,12 +330,13 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
             continue  # a short line between two paragraphs: a subheading
         kind = "list" if listed else "short line"
         cut = Cut(LINK_LIST if listed else BOILERPLATE,
-                  f"{kind} sharing {share:.0%} of its words with the body", share)
+                  f"{kind} sharing {share:.0%} of its words with the body",
+                  share < options.strong_share)
         for index in block:
             cuts[index] = cut
         heading = block[0] - 1
         if listed and heading > 0 and not prose[heading] and heading not in cuts:
-            cuts[heading] = Cut(LINK_LIST, f"heading of a {cut.detail}")
+            cuts[heading] = Cut(LINK_LIST, f"heading of a {cut.detail}", cut.sure)
     return cuts
 
 
