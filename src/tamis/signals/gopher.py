@@ -17,6 +17,7 @@ from operator import itemgetter
 import numpy as np
 
 from tamis.signals.charsets import PUNCTUATION_CHARS
+from tamis.text.hashing import ngram_hashes
 from tamis.text.split import Split
 
 GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -83,21 +84,13 @@ def duplicates(items: list[str]) -> tuple[int, int]:
     return count, chars
 
 
-# Odd 64-bit multiplier for combining word hashes into n-gram hashes (wrapping arithmetic).
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
 def _ngram_hashes(word_hashes: np.ndarray, max_n: int) -> dict[int, list[int]]:
-    """One hash per word n-gram for every n up to `max_n`, each size extending the last."""
+    """One hash per word n-gram for every n from 2 to `max_n` that the words reach."""
     hashes: dict[int, list[int]] = {}
-    combined = word_hashes.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        for n in range(2, max_n + 1):
-            m = len(word_hashes) - n + 1
-            if m <= 0:
-                break
-            combined = combined[:m] * _MIX + word_hashes[n - 1:].astype(np.uint64)
-            hashes[n] = combined.tolist()
+    for n in range(2, max_n + 1):
+        if len(word_hashes) < n:
+            break
+        hashes[n] = ngram_hashes(word_hashes, n).tolist()
     return hashes
 
 
