@@ -6,16 +6,21 @@ executable specification, and every kernel is compared with its reference here.
 
 from __future__ import annotations
 
+import gzip
+import importlib
+import json
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from conftest import DATA, need_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tamis.kernel import core
+from tamis.text._spacy_en import SPECIAL_CASES
 from tamis.text.hashing import ngram_hashes, ngram_hashes_reference
 
 needs_core = pytest.mark.skipif(core is None, reason="TAMIS_KERNEL=python: no core to compare")
@@ -54,3 +59,65 @@ def test_an_unknown_kernel_is_refused_with_the_choices() -> None:
     result = _import_with("fortran")
     assert result.returncode != 0
     assert "TAMIS_KERNEL='fortran' is not a kernel: use one of rust, python" in result.stderr
+
+
+# -- the split ------------------------------------------------------------------------------------
+
+split_module = importlib.import_module("tamis.text.split")
+# Python's whitespace: everything str.split() splits on, the odd ones included.
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u200a"
+              "\u2028\u2029\u202f\u205f\u3000")
+
+
+def _dev_texts() -> list[str]:
+    """Every text of the development data: the near-duplicate documents, and the labelled pages'
+    lines joined as a page."""
+    texts = []
+    for path in sorted(need_shared(DATA / "derived" / "dev").glob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                if "text" in record:
+                    texts.append(record["text"])
+                if "lines" in record:
+                    texts.append("\n".join(record["lines"]))
+    return texts
+
+
+def _assert_split_matches(text: str) -> None:
+    assert (split_module._words_and_line_starts(text)
+            == split_module.words_and_line_starts_reference(text))
+
+
+@needs_core
+def test_the_split_matches_the_reference_on_all_development_data() -> None:
+    texts = _dev_texts()
+    assert len(texts) > 3000
+    for text in texts:
+        _assert_split_matches(text)
+
+
+_pieces = st.one_of(
+    st.text(st.characters(exclude_categories=()), max_size=12),  # every script, surrogates too
+    st.text(st.sampled_from(WHITESPACE), min_size=1, max_size=3),
+    st.sampled_from(sorted(SPECIAL_CASES)),
+    st.text(st.sampled_from("abcXY.,;:!?'\"()-–/<>=~$%#@…’"), max_size=8),
+    st.sampled_from(["東京都に住む", "ภาษาไทยง่าย", "don't", "U.S.", "e.g.", "well-known", ":)",
+                     "http://example.com/a?b=c", "10am", "naïve", "Ǆemal"]),
+)
+
+
+@needs_core
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_pieces, max_size=40).map("".join))
+def test_the_split_matches_the_reference_on_generated_text(text: str) -> None:
+    _assert_split_matches(text)
+
+
+@needs_core
+@pytest.mark.parametrize("text", [
+    "", " ", "\n", "\n\n\n", "\x1c\x1d", "a\ud800b c", "\udfff", "word " * 200_000,
+    "x" * 1_000_000, ("The cat sat. " * 50 + "\n") * 2_000,
+])
+def test_the_split_matches_the_reference_on_edge_cases(text: str) -> None:
+    _assert_split_matches(text)
