@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tamis.kernel import core
+from tamis.signals import gopher
 from tamis.text._spacy_en import SPECIAL_CASES
 from tamis.text.hashing import ngram_hashes, ngram_hashes_reference
 
@@ -121,3 +122,25 @@ def test_the_split_matches_the_reference_on_generated_text(text: str) -> None:
 ])
 def test_the_split_matches_the_reference_on_edge_cases(text: str) -> None:
     _assert_split_matches(text)
+
+
+# -- Gopher's repeated n-grams ---------------------------------------------------------------------
+
+def _assert_repetition_matches(text: str) -> None:
+    words = split_module.Split(text)
+    assert (gopher.repeated_ngram_chars(words.word_hashes, words.word_lengths)
+            == gopher.repeated_ngram_chars_reference(words.word_hashes, words.word_lengths))
+
+
+@needs_core
+def test_repeated_ngrams_match_the_reference_on_development_data() -> None:
+    for text in _dev_texts()[::3]:
+        _assert_repetition_matches(text)
+
+
+@needs_core
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "cc", "the", "ddd", "é", "\n", "  "]), max_size=400)
+       .map(" ".join))
+def test_repeated_ngrams_match_the_reference_on_generated_text(text: str) -> None:
+    _assert_repetition_matches(text)

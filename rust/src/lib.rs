@@ -4,6 +4,7 @@
 //! tests there compare the two value for value. The PyO3 layer (`python`) only converts.
 
 pub mod ngrams;
+pub mod repetition;
 pub mod split;
 
 #[cfg(feature = "python")]

@@ -6,7 +6,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
-use crate::{ngrams, split};
+use crate::{ngrams, repetition, split};
 
 /// ngram_hashes(word_hashes, n): uint64 hash of every run of n words (empty if fewer words).
 #[pyfunction]
@@ -18,6 +18,34 @@ fn ngram_hashes<'py>(
     let words = word_hashes.as_slice()?;
     let hashes = py.detach(|| ngrams::ngram_hashes(words, n));
     Ok(hashes.into_pyarray(py))
+}
+
+/// repeated_ngram_chars(word_hashes, word_lengths, top_sizes, duplicate_sizes) ->
+/// (top n-gram characters per top size, duplicated n-gram characters per duplicate size).
+#[pyfunction]
+fn repeated_ngram_chars<'py>(
+    py: Python<'py>,
+    word_hashes: PyReadonlyArray1<'py, u64>,
+    word_lengths: PyReadonlyArray1<'py, u64>,
+    top_sizes: Vec<usize>,
+    duplicate_sizes: Vec<usize>,
+) -> PyResult<(Vec<u64>, Vec<u64>)> {
+    let words = word_hashes.as_slice()?;
+    let lengths = word_lengths.as_slice()?;
+    if words.len() != lengths.len() {
+        return Err(PyValueError::new_err("one length per word hash"));
+    }
+    Ok(py.detach(|| {
+        let top = top_sizes
+            .iter()
+            .map(|&n| repetition::top_ngram_chars(words, lengths, n))
+            .collect();
+        let duplicated = duplicate_sizes
+            .iter()
+            .map(|&n| repetition::duplicated_ngram_chars(words, lengths, n))
+            .collect();
+        (top, duplicated)
+    }))
 }
 
 /// Tokenizer(specials, rules, limit): splits texts into words with a memo of chunk tokens;
@@ -85,6 +113,7 @@ impl Tokenizer {
 #[pymodule]
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(ngram_hashes, module)?)?;
+    module.add_function(wrap_pyfunction!(repeated_ngram_chars, module)?)?;
     module.add_class::<Tokenizer>()?;
     Ok(())
 }
