@@ -54,7 +54,7 @@ from pydantic import Field, field_validator
 
 from tamis.config import ConfigError
 from tamis.document import Change, Document
-from tamis.pipeline import Step, StepOptions, register
+from tamis.step import Step, StepOptions, register
 from tamis.text import hashing
 
 RULE = "decontaminate"
