@@ -1,8 +1,9 @@
 """The `tamis` command: a thin layer over the Python API.
 
 Exit codes: 0 the run finished (error records included); 2 bad usage or config; 3 no usable
-input; 4 the output folder cannot be used; 5 a worker died (rerun to resume); 130 interrupted
-(rerun to resume); 1 an unexpected internal error.
+input; 4 the output folder cannot be used; 5 a worker died (rerun to resume); 6 the environment
+lacks something (an optional package, credentials, a reachable URL, a model file); 130
+interrupted (rerun to resume); 1 an unexpected internal error.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from tamis.api import CleanError, clean_file
 from tamis.config import PRESETS, ConfigError, load_config
 from tamis.dedup.near import choose_bands, collision_probability
 from tamis.document import Document
+from tamis.environment import EnvironmentProblem
 from tamis.io.inputs import InputError
 from tamis.report.html import write_report
 from tamis.report.inspect import find_record, print_record, record_html
@@ -29,6 +31,7 @@ from tamis.runner import RunError, run
 from tamis.runner.layout import OutputError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_RUN = 0, 1, 2, 3, 4, 5
+EXIT_ENVIRONMENT = 6
 EXIT_INTERRUPTED = 130
 
 EPILOG = """\
@@ -41,7 +44,8 @@ examples:
   tamis inspect out/ --id ID
 
 exit codes: 0 finished (error records included), 2 bad usage or config, 3 no usable input,
-4 output folder unusable, 5 a worker died (rerun to resume), 130 interrupted (rerun to resume)
+4 output folder unusable, 5 a worker died (rerun to resume), 6 something missing from the
+environment (package, credentials, network, model file), 130 interrupted (rerun to resume)
 """
 
 
@@ -52,6 +56,7 @@ KNOWN_ERRORS: tuple[tuple[type[Exception], str, int], ...] = (
     (OutputError, "output error", EXIT_OUTPUT),
     (CleanError, "error", EXIT_INPUT),
     (RunError, "run stopped", EXIT_RUN),
+    (EnvironmentProblem, "environment", EXIT_ENVIRONMENT),
 )
 
 
@@ -180,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "bands":
             return _bands(args, err)
         return _clean(args)
-    except (ConfigError, InputError, OutputError, CleanError, RunError) as error:
+    except (ConfigError, InputError, OutputError, CleanError, RunError,
+            EnvironmentProblem) as error:
         label, code = next((label, code) for kind, label, code in KNOWN_ERRORS
                            if isinstance(error, kind))
         err.print(f"[red]{label}:[/] {escape(str(error))}")

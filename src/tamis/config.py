@@ -52,7 +52,13 @@ class OutputOptions(_Strict):
     """How records are written."""
 
     format: Literal["jsonl", "parquet"] = "jsonl"
+    compression: Literal["zstd", "gzip", "none"] = Field(
+        default="zstd", description="how JSON lines parts are compressed (.jsonl.zst, "
+                                    ".jsonl.gz, .jsonl); Parquet parts are always zstd inside")
     compression_level: int = Field(default=3, ge=1, le=19)
+    fields: list[Literal["id", "text", "url", "metadata", "source", "signals", "edits"]] | None = (
+        Field(default=None, description="the columns of kept/ (a lean training output, e.g. "
+                                        "[id, text, url]); none: every column"))
 
 
 class LimitsOptions(_Strict):

@@ -30,6 +30,7 @@ import tamis
 from tamis.config import Config, load_config
 from tamis.dedup.outofcore import value_counts
 from tamis.io.inputs import Shard, discover, plan_shards
+from tamis.io.schema import schema_for
 from tamis.io.writers import temp_path
 from tamis.pipeline import (
     DECISIONS_FILE_SCHEMA,
@@ -88,7 +89,8 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     files, ignored = discover(inputs, config.input)
     shards = plan_shards(files, config.input)
     plan = [shard.describe() for shard in shards]
-    segments = split_into_segments(config.build_steps())
+    steps = config.build_steps()
+    segments = split_into_segments(steps)
     # The passes' shape is part of what the work files mean (a resume must not mix two shapes).
     passes = [segment.ends_with.name if segment.ends_with else None for segment in segments]
     fingerprint = hashlib.sha256(json.dumps(
@@ -100,6 +102,9 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     if resumed and layout.fetch(layout.manifest):
         manifest = json.loads(layout.manifest.read_text("utf-8"))
         return RunResult(Path(output), manifest["counts"], manifest, resumed=True)
+    # The record schema, declared before the first document (docs/output.md).
+    layout.write_json(layout.root / "schema.json",
+                      schema_for(steps, config.output.fields).describe())
 
     counters = multiprocessing.get_context("spawn").Array("q", 3)
     display = progress.Display(counters, quiet)
