@@ -159,3 +159,53 @@ def test_a_missing_tokenizer_file_is_a_config_error(tmp_path: Path) -> None:
                            "--config", str(tmp_path / "config.yaml"), timeout=60)
     assert result.returncode == 2
     assert "tokens.tokenizer" in result.stderr and "does not exist" in result.stderr
+
+
+def test_tokenize_writes_shards_that_decode_back_to_the_kept_texts(
+        tokenized_run: dict[str, Any], tmp_path: Path) -> None:
+    import numpy as np
+    from tokenizers import Tokenizer
+
+    from tamis.tokenize import read_shard
+
+    out, tokenizer_path = tokenized_run["out"], tokenized_run["tokenizer"]
+    target = tmp_path / "tokens"
+    result = tamis_command("tokenize", str(out), "--tokenizer", str(tokenizer_path), "-o",
+                           str(target), timeout=300)
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((target / "tokenize.json").read_text())
+    tokenizer = Tokenizer.from_file(str(tokenizer_path))
+    eos = tokenizer.token_to_id("<|endoftext|>")
+    assert manifest["dtype"] == "uint16" and manifest["eos"] == eos
+    decoded = []
+    for shard in manifest["shards"]:
+        stem = shard["tokens_file"].removesuffix(".tokens")
+        tokens, ends = read_shard(target, stem)
+        assert tokens.dtype == np.dtype("<u2") and len(ends) == shard["documents"]
+        starts = [0, *ends[:-1].tolist()]
+        for start, end in zip(starts, ends.tolist(), strict=True):
+            assert tokens[end - 1] == eos  # EOS closes every document
+            decoded.append(tokenizer.decode(tokens[start:end - 1].tolist(),
+                                            skip_special_tokens=False))
+    kept = read_output(out, "kept")
+    assert decoded == [record["text"] for record in kept]
+    assert manifest["tokens"] == sum(record["signals"]["token_count"] + 1 for record in kept)
+    # Resumable and deterministic: a lost shard is written again, byte for byte.
+    before = {path.name: path.read_bytes() for path in target.iterdir()}
+    first = sorted(target.glob("*.index"))[0]
+    first.unlink()
+    again = tamis_command("tokenize", str(out), "--tokenizer", str(tokenizer_path), "-o",
+                          str(target), timeout=300)
+    assert again.returncode == 0 and "already done" in again.stderr
+    assert {path.name: path.read_bytes() for path in target.iterdir()} == before
+
+
+def test_tokenize_needs_a_finished_run_and_a_known_eos(tokenized_run: dict[str, Any],
+                                                       tmp_path: Path) -> None:
+    tokenizer = str(tokenized_run["tokenizer"])
+    missing = tamis_command("tokenize", str(tmp_path), "--tokenizer", tokenizer, "-o",
+                            str(tmp_path / "t"), timeout=60)
+    assert missing.returncode == 3 and "no finished tamis run" in missing.stderr
+    wrong = tamis_command("tokenize", str(tokenized_run["out"]), "--tokenizer", tokenizer,
+                          "--eos", "<nope>", "-o", str(tmp_path / "t"), timeout=60)
+    assert wrong.returncode == 3 and "no token '<nope>'" in wrong.stderr

@@ -42,6 +42,7 @@ examples:
   tamis clean page.txt --explain
   tamis report out/                 # writes out/report.html
   tamis inspect out/ --id ID
+  tamis tokenize out/ --tokenizer tokenizer.json -o tokens/
 
 exit codes: 0 finished (error records included), 2 bad usage or config, 3 no usable input,
 4 output folder unusable, 5 a worker died (rerun to resume), 6 something missing from the
@@ -130,6 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="the document id")
     inspect_parser.add_argument("--html", metavar="PAGE",
                                 help="also write the view as an HTML page")
+    tokenize_parser = commands.add_parser(
+        "tokenize", help="write a run's kept documents as token-id shards for training",
+        description="Tokenize OUT's kept documents with a Hugging Face tokenizers file into "
+                    "memory-mappable shards under DIR: one .tokens file (uint16 or uint32 ids, "
+                    "EOS after each document) and one .index file (uint64 document ends) per "
+                    "kept part, and tokenize.json. Rerunning resumes; the bytes are the same.")
+    tokenize_parser.add_argument("output", metavar="OUT", help="a finished run's output folder")
+    tokenize_parser.add_argument("--tokenizer", required=True, metavar="PATH",
+                                 help="a Hugging Face tokenizers JSON file (tokenizer.json)")
+    tokenize_parser.add_argument("-o", "--to", required=True, dest="target", metavar="DIR",
+                                 help="folder for the shards (created if missing)")
+    tokenize_parser.add_argument("--eos", metavar="TOKEN", default=None,
+                                 help="the end-of-document token (default: the first of "
+                                      "<|endoftext|>, </s>, <eos>... the vocabulary has)")
     bands_parser = commands.add_parser(
         "bands", help="pick MinHash bands x rows for a Jaccard threshold; show the S-curve",
         description="Choose the bands x rows (within a budget of hashes) whose LSH S-curve best "
@@ -184,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _inspect(args, err)
         if args.command == "bands":
             return _bands(args, err)
+        if args.command == "tokenize":
+            return _tokenize(args, err)
         return _clean(args)
     except (ConfigError, InputError, OutputError, CleanError, RunError,
             EnvironmentProblem) as error:
@@ -277,6 +294,24 @@ def _inspect(args: argparse.Namespace, err: Console) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _tokenize(args: argparse.Namespace, err: Console) -> int:
+    from tamis.signals.tokens import TokenizerError
+    from tamis.tokenize import TokenizeError, tokenize_run
+
+    try:
+        result = tokenize_run(args.output, args.tokenizer, args.target, eos=args.eos)
+    except TokenizerError as error:
+        err.print(f"[red]usage error:[/] --tokenizer: {escape(str(error))}")
+        return EXIT_USAGE
+    except TokenizeError as error:
+        err.print(f"[red]input error:[/] {escape(str(error))}")
+        return EXIT_INPUT
+    resumed = f" ({result.skipped} already done)" if result.skipped else ""
+    err.print(f"wrote {result.shards} shards{resumed}: {result.documents:,} documents, "
+              f"{result.tokens:,} tokens in {result.output}")
+    return EXIT_OK
 
 
 def _bands(args: argparse.Namespace, err: Console) -> int:
