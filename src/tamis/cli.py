@@ -24,6 +24,7 @@ from tamis.config import PRESETS, ConfigError, load_config
 from tamis.dedup.near import choose_bands, collision_probability
 from tamis.document import Document
 from tamis.environment import EnvironmentProblem
+from tamis.environment import explain as environment_problem
 from tamis.io.inputs import InputError
 from tamis.report.html import write_report
 from tamis.report.inspect import find_record, print_record, record_html
@@ -212,6 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print("interrupted; rerun the same command to resume")
         return EXIT_INTERRUPTED
     except Exception as error:
+        problem = environment_problem(error)
+        if problem is not None:
+            err.print(f"[red]environment:[/] {escape(str(problem))}")
+            return EXIT_ENVIRONMENT
         if os.environ.get("TAMIS_DEBUG"):
             raise
         err.print(f"[red]internal error:[/] {type(error).__name__}: {escape(str(error))}\n"
