@@ -11,8 +11,8 @@ from pydantic import Field
 
 from tamis.config import ConfigError
 from tamis.document import Document
-from tamis.pipeline import Step, StepOptions, register
 from tamis.signals.tokens import TokenizerError, load_tokenizer, token_count
+from tamis.step import Step, StepOptions, register
 
 
 class TokensOptions(StepOptions):
