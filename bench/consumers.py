@@ -96,9 +96,15 @@ def load(consumer: str, fmt: str, files: list[str], schema: Any) -> tuple[int, l
         reader = "read_json_auto" if fmt == "jsonl" else "read_parquet"
         table = duckdb.sql(f"select * from {reader}({files!r})").fetch_arrow_table()
         return table.num_rows, table.column_names, table.column("url").to_pylist()
+    import pyarrow as pa
     import pyarrow.dataset as ds
+    import pyarrow.json as pajson
 
-    table = ds.dataset(files, format="json" if fmt == "jsonl" else "parquet").to_table()
+    if fmt == "jsonl":  # pyarrow's dataset API does not decompress .zst JSON: one part at a time
+        table = pa.concat_tables([pajson.read_json(pa.input_stream(path, compression="zstd"))
+                                  for path in files], promote_options="permissive")
+    else:
+        table = ds.dataset(files, format="parquet").to_table()
     return table.num_rows, table.column_names, table.column("url").to_pylist()
 
 
@@ -106,13 +112,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", default="/tmp/tamis-consumers")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--reuse", action="store_true",
+                        help="load the outputs an earlier call left in --work, without a run")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO / "src"))
     import tamis
     from tamis.io.schema import read_schema
 
     work = Path(args.work)
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.reuse:
+        shutil.rmtree(work, ignore_errors=True)
     sources = inputs(work / "in")
     expected = warc_urls()
     print("| format | folder | consumer | read as | rows | columns | WARC URLs back | seconds |")
@@ -122,7 +131,8 @@ def main() -> None:
         started = time.perf_counter()
         result = tamis.run(sources, out, workers=args.workers,
                            config=tamis.load_config(overrides={"output": {"format": fmt}}))
-        print(f"<!-- {fmt} run: {result.counts} in {time.perf_counter() - started:.1f} s -->")
+        if not result.resumed:
+            print(f"<!-- {fmt} run: {result.counts} in {time.perf_counter() - started:.1f} s -->")
         described = json.loads((out / "schema.json").read_text())
         urls_in_output: set[str] = set()
         for kind in ("kept", "removed"):
