@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  "the output")
     run_parser.add_argument("--limit", type=_positive, default=None, metavar="N",
                             help="stop after N input records (in input order)")
+    run_parser.add_argument("--sample", type=_sample_fraction, default=None, metavar="FRACTION",
+                            help="keep this fraction of the input records (0 < FRACTION <= 1), "
+                                 "chosen by a hash of their id: the same records whatever the "
+                                 "workers")
     run_parser.add_argument("--overwrite", action="store_true",
                             help="replace an earlier run's outputs in OUT")
     run_parser.add_argument("--executor", choices=("local", "ray"), default=None,
@@ -174,6 +178,16 @@ def _fraction(value: str) -> float:
     return number
 
 
+def _sample_fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {number}")
+    return number
+
+
 def _positive(value: str) -> int:
     try:
         number = int(value)
@@ -228,7 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, err: Console) -> int:
     result = run(args.inputs, args.output, preset=args.preset, config=args.config,
                  workers=args.workers, limit=args.limit, overwrite=args.overwrite,
-                 quiet=args.quiet, executor=args.executor, address=args.address)
+                 quiet=args.quiet, executor=args.executor, address=args.address,
+                 sample=args.sample)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(str(warning))}")
     if not args.quiet:

@@ -46,6 +46,11 @@ class InputOptions(_Strict):
                                  description="target input bytes per shard")
     max_record_size: ByteSize = Field(default=ByteSize(64 * 1024**2),
                                       description="larger records become error records")
+    sample: float | None = Field(
+        default=None, gt=0, le=1,
+        description="keep this fraction of the input records, chosen by a hash of their id: "
+                    "the same records whatever the workers or shards (the rest are counted as "
+                    "skipped, 'sampled_out')")
 
 
 class OutputOptions(_Strict):

@@ -57,14 +57,15 @@ class RunResult:
 def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
         preset: str | None = None, config: str | Path | Config | None = None,
         workers: int | None = None, limit: int | None = None, overwrite: bool = False,
-        quiet: bool = True, executor: str | None = None, address: str | None = None
-        ) -> RunResult:
+        quiet: bool = True, executor: str | None = None, address: str | None = None,
+        sample: float | None = None) -> RunResult:
     """Run a pipeline over `inputs` and write records under `output`.
 
     `config` is a YAML path extending the preset, or a ready `Config`. `workers` defaults to the
     number of CPUs; it never changes the output. `limit` stops after that many records, in input
     order. `executor` (`local` or `ray`) and `address` (a Ray cluster) override the config's
-    `executor:` section; they never change the output either.
+    `executor:` section; they never change the output either. `sample` keeps that fraction of
+    the input records, chosen by a hash of their id (`input.sample`).
     """
     started = time.time()
     if isinstance(inputs, str | Path):
@@ -72,6 +73,9 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     inputs = [str(item) for item in inputs]
     if not isinstance(config, Config):
         config = load_config(preset, config)
+    if sample is not None:
+        config = config.model_copy(update={"input": config.input.model_copy(
+            update={"sample": sample})})
     if executor is not None or address is not None:
         chosen = {key: value for key, value in (("kind", executor), ("address", address))
                   if value is not None}

@@ -35,6 +35,7 @@ from tamis.runner.layout import Layout
 from tamis.runner.passes import document_from, split_into_segments
 from tamis.step import Decision, GlobalStep, Step
 
+SAMPLE_SEED = 17  # fixed: `--sample` picks the same records in every run
 
 @dataclass(frozen=True)
 class ShardTask:
@@ -189,6 +190,8 @@ def _keys_table(keys: list[dict[str, Any]]) -> pa.Table:
 def _items(task: ShardTask, layout: Layout) -> Iterator[Any]:
     if task.pass_index == 0:
         items: Iterator[Any] = read_shard(task.shard, task.config.input)
+        if task.config.input.sample is not None:
+            items = _sampled(items, task.config.input.sample)
         if task.limit is not None:
             items = _first_records(items, task.limit)
         yield from items
@@ -201,6 +204,19 @@ def _items(task: ShardTask, layout: Layout) -> Iterator[Any]:
         # size squared (re-splitting a growing buffer).
         for line in io.BufferedReader(Decompressed(raw, "zstd"), 1024 * 1024):
             yield _from_state(orjson.loads(line))
+
+
+def _sampled(items: Iterator[Any], fraction: float) -> Iterator[Any]:
+    """The records whose id hashes below `fraction` of the 64-bit range; the others become
+    `Skipped("sampled_out")`. A hash of the id, not a position, so the same records are kept
+    whatever the shards, workers or input order. Errors are kept: they have no reliable id."""
+    bound = int(fraction * 2**64)
+    for item in items:
+        if isinstance(item, RawRecord) and xxhash.xxh3_64_intdigest(
+                item.id.encode("utf-8", "surrogatepass"), seed=SAMPLE_SEED) >= bound:
+            yield Skipped("sampled_out")
+        else:
+            yield item
 
 
 def _first_records(items: Iterator[Any], limit: int) -> Iterator[Any]:
