@@ -169,13 +169,15 @@ class _Pool:
         display.update(done)
         if self.workers == 1:
             progress.attach(self.counters)
-            for task in tasks:
-                try:
-                    run_shard(task)
-                except OSError as error:
-                    raise on_failure(task, error) from error
-                done += 1
-                display.update(done)
+            finished = [done]
+            with progress.ticking(display, lambda: finished[0]):
+                for task in tasks:
+                    try:
+                        run_shard(task)
+                    except OSError as error:
+                        raise on_failure(task, error) from error
+                    finished[0] += 1
+                    display.update(finished[0])
             return
         if self._executor is None and tasks:
             self._executor = ProcessPoolExecutor(
@@ -266,15 +268,18 @@ def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
     for shard_index in range(already_done):
         marker = layout.read_marker(0, shard_index) or {}
         remaining -= marker.get("read", 0)
-    for task in tasks:
-        try:
-            marker = run_shard(ShardTask(task.root, task.config, task.shard, 0,
-                                         max(remaining, 0)))
-        except OSError as error:
-            raise _failure(task, error) from error
-        remaining -= marker["read"]
-        done += 1
-        display.update(done)
+    progress.attach(display.counters)
+    finished = [done]
+    with progress.ticking(display, lambda: finished[0]):
+        for task in tasks:
+            try:
+                marker = run_shard(ShardTask(task.root, task.config, task.shard, 0,
+                                             max(remaining, 0)))
+            except OSError as error:
+                raise _failure(task, error) from error
+            remaining -= marker["read"]
+            finished[0] += 1
+            display.update(finished[0])
 
 
 def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any],
