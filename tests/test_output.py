@@ -176,3 +176,27 @@ def test_lean_output_and_other_compressions(tmp_path: Path) -> None:
     first, second = (parts(outs["gzip", workers], "kept") for workers in (1, 2))
     assert [Path(path).read_bytes() for path in first] == [
         Path(path).read_bytes() for path in second]
+
+
+@pytest.mark.parametrize("preset", ["default", "clean", "fineweb", "gopher", "c4",
+                                    "c4-datatrove"])
+def test_every_preset_s_steps_declare_the_signals_they_make(preset: str) -> None:
+    """A step that makes an undeclared signal would stop a run: every bundled step is run on
+    real pages and its signals checked against the declaration."""
+    from tamis.io.schema import schema_for
+    from tamis.step import GlobalStep
+
+    steps = [step for step in tamis.load_config(preset).build_steps()
+             if not isinstance(step, GlobalStep) and step.name != "extract"]
+    schema = schema_for(steps)
+    with gzip.open(need_shared(DATA / "derived/dev/linelabels.jsonl.gz"), "rt") as lines:
+        pages = [json.loads(line) for line, _ in zip(lines, range(20), strict=False)]
+    for page in pages:
+        doc = tamis.Document(page["id"], "\n".join(page["lines"]))
+        for step in steps:
+            before = set(doc.signals)
+            step(doc)
+            assert set(doc.signals) - before <= set(step.signals), step.name
+            if not doc.kept:
+                break
+        schema.signal_row(doc)  # raises on an undeclared signal
