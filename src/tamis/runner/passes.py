@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from tamis.config import LimitsOptions
 from tamis.document import Document
 from tamis.io.records import RawRecord, ReadError, preview
+from tamis.io.schema import split_url
 from tamis.io.writers import atomic_path
 from tamis.runner.guard import StepTimeout, time_limit
 from tamis.runner.layout import Layout
@@ -238,7 +239,7 @@ def make_document(record: RawRecord, steps: list[Step],
         return document_from(record, steps)
     except Exception as error:  # ExtractionError, or the extractor's own failure
         return ReadError(record.source, f"extraction failed: {error}",
-                         preview(record.html or b""), record.id)
+                         preview(record.html or b""), record.id, _url(record.metadata))
     finally:
         if record.html is not None:
             seconds["extract"] += time.perf_counter() - started
@@ -270,9 +271,13 @@ def run_steps(doc: Document, steps: list[Step], seconds: Counter[str],
     except StepTimeout:
         return ReadError(doc.source, f"step {step.name if step else '?'} ran past the time "
                          f"limit of {timeout:g} s for one document (limits.step_timeout)",
-                         doc.input_text[:1024], doc.id)
+                         doc.input_text[:1024], doc.id, _url(doc.metadata))
     except Exception as error:  # one bad document must not stop the run
         name = step.name if step else "?"
         return ReadError(doc.source, f"step {name} failed: {type(error).__name__}: {error}",
-                         doc.input_text[:1024], doc.id)
+                         doc.input_text[:1024], doc.id, _url(doc.metadata))
     return doc
+
+
+def _url(metadata: dict[str, Any]) -> str | None:
+    return split_url(metadata)[0] or None
