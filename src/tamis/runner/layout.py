@@ -243,11 +243,13 @@ class Layout:
     def clear(self) -> None:
         for name in (*RECORD_KINDS, "_tamis"):
             shutil.rmtree(self.root / name, ignore_errors=True)
-        for path in (self.manifest, self.stats, self.root / "report.html"):
+        for path in (self.manifest, self.stats, self.root / "report.html",
+                     self.root / "schema.json"):
             path.unlink(missing_ok=True)
         if self.remote is not None:
             filesystem, base = self._store
-            for name in (*RECORD_KINDS, "_tamis", "manifest.json", "stats.json", "report.html"):
+            for name in (*RECORD_KINDS, "_tamis", "manifest.json", "stats.json", "report.html",
+                         "schema.json"):
                 if filesystem.exists(f"{base}/{name}"):
                     filesystem.rm(f"{base}/{name}", recursive=True)
 
