@@ -11,11 +11,15 @@ the number of workers, so the same run gives the same output however it is paral
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import fsspec
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 
 from tamis.config import InputOptions
 
@@ -70,16 +74,20 @@ class Shard:
                 "start": self.start, "end": self.end, "lines_before": self.lines_before}
 
 
-def discover(inputs: list[str], options: InputOptions) -> tuple[list[InputFile], list[str]]:
+def discover(inputs: list[str], options: InputOptions,
+             exclude: str | None = None) -> tuple[list[InputFile], list[str]]:
     """Expand paths, folders and globs into input files, in a stable order.
 
     Returns the files and the paths that were passed over (unknown kinds inside folders).
+    Nothing under the folder `exclude` (the run's output) is an input, even inside a folder
+    or glob given.
     """
     files: list[InputFile] = []
     ignored: list[str] = []
     for given in inputs:
         fs, path = url_to_fs(given)
         protocol = _protocol_prefix(given)
+        inside_output = _inside(fs, exclude)
         if any(char in path for char in GLOB_CHARS):
             matches = sorted(fs.glob(path))
             if not matches:
@@ -97,7 +105,7 @@ def discover(inputs: list[str], options: InputOptions) -> tuple[list[InputFile],
             raise InputError(f"input {given!r} does not exist")
         known_before = len(files)
         for match in matches:
-            if fs.isdir(match):
+            if inside_output(match) or fs.isdir(match):
                 continue
             name = match[len(root) + 1:] if root else match
             found = _identify(fs, protocol + match, match, name, options,
@@ -111,6 +119,31 @@ def discover(inputs: list[str], options: InputOptions) -> tuple[list[InputFile],
                              f"{', '.join(ignored[:5])}); expected .jsonl(.gz/.zst), .parquet, "
                              f".txt, .html or .warc(.gz) files")
     return files, ignored
+
+
+def _inside(fs: fsspec.AbstractFileSystem, folder: str | None) -> Callable[[str], bool]:
+    """A test of whether a path of `fs` lies inside `folder` (symbolic links resolved, for
+    local paths, once for the folder and once per parent folder met)."""
+    if folder is None:
+        return lambda path: False
+    other, target = url_to_fs(folder)
+    if type(other) is not type(fs):
+        return lambda path: False
+    local = isinstance(fs, LocalFileSystem)
+    if local:
+        target = os.path.realpath(target)
+    target = target.rstrip("/")
+
+    @lru_cache(maxsize=4096)
+    def resolved(parent: str) -> str:
+        return os.path.realpath(parent) if local else parent
+
+    def test(path: str) -> bool:
+        parent, _, _ = path.rpartition("/")
+        where = resolved(parent)
+        return where == target or where.startswith(target + "/")
+
+    return test
 
 
 def _protocol_prefix(given: str) -> str:
