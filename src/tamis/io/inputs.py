@@ -27,10 +27,11 @@ FORMAT_BY_EXTENSION = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
     ".parquet": "parquet", ".pq": "parquet",
     ".txt": "txt", ".text": "txt",
-    ".html": "html", ".htm": "html",
-    ".warc": "warc", ".wet": "warc", ".arc": "warc",
+    ".html": "html", ".htm": "html", ".xhtml": "html",
+    # A WAT file is WARC `metadata` records: read, and counted as skipped.
+    ".warc": "warc", ".wet": "warc", ".wat": "warc", ".arc": "warc",
 }
-COMPRESSION_BY_EXTENSION = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+COMPRESSION_BY_EXTENSION = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"PAR1", "parquet"),
          (b"WARC/", "warc"))
 GLOB_CHARS = "*?["
@@ -107,7 +108,7 @@ def discover(inputs: list[str], options: InputOptions,
         for match in matches:
             if inside_output(match) or fs.isdir(match):
                 continue
-            name = match[len(root) + 1:] if root else match
+            name = _printable(match[len(root) + 1:] if root else match)
             found = _identify(fs, protocol + match, match, name, options,
                               explicit=not fs.isdir(path))
             if found is None:
@@ -146,6 +147,16 @@ def _inside(fs: fsspec.AbstractFileSystem, folder: str | None) -> Callable[[str]
     return test
 
 
+def _printable(name: str) -> str:
+    """A file name as it can be written in records: bytes of a local name that are not UTF-8
+    (decoded by Python as lone surrogates) are shown as `\\xNN`."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return name
+
+
 def _protocol_prefix(given: str) -> str:
     return given.split("://", 1)[0] + "://" if "://" in given else ""
 
@@ -169,11 +180,18 @@ def _identify(fs: fsspec.AbstractFileSystem, url: str, path: str, name: str,
             compression, stem = kind, stem[: -len(extension)]
     format_ = next((kind for ext, kind in FORMAT_BY_EXTENSION.items() if stem.endswith(ext)),
                    None)
-    magic = _sniff(fs, path)
+    try:
+        magic = _sniff(fs, path)
+        size = int(fs.size(path) or 0)
+        readable = True
+    except OSError:
+        # Unreadable (a dangling symbolic link, no permission): known by its name, it becomes
+        # an error record when read, and the run goes on.
+        magic, size, readable = None, 0, False
     if magic in ("gzip", "zstd"):
         compression = magic
-    elif magic is not None and compression is not None:
-        compression = None  # named .gz but not compressed: trust the bytes
+    elif readable:
+        compression = None  # named .gz but not compressed: the bytes decide
     if options.format != "auto":
         format_ = options.format
     elif magic in ("parquet", "warc"):
@@ -183,7 +201,7 @@ def _identify(fs: fsspec.AbstractFileSystem, url: str, path: str, name: str,
             return None
         raise InputError(f"cannot tell what kind of file {name!r} is; name it .jsonl, .parquet, "
                          f".txt, .html or .warc(.gz), or set input.format in the config")
-    return InputFile(url, name, format_, compression, int(fs.size(path) or 0))
+    return InputFile(url, name, format_, compression, size)
 
 
 def _sniff(fs: fsspec.AbstractFileSystem, path: str) -> str | None:

@@ -148,7 +148,12 @@ def read_shard(shard: Shard, options: InputOptions) -> Iterator[Item]:
 def _read_warc(file: InputFile, start: int, end: int | None, limit: int) -> Iterator[Item]:
     from tamis.io.warc import read_warc
 
-    with fsspec.open(file.url, "rb") as raw:
+    try:
+        raw = fsspec.open(file.url, "rb").open()
+    except OSError as error:
+        yield ReadError({"file": file.name}, f"cannot open {file.name}: {error}")
+        return
+    with raw:
         yield from read_warc(raw, file=file.name, start=start, end=end, max_record_size=limit)
 
 

@@ -107,7 +107,9 @@ def _item(record: WarcRecord, file: str, offset: int, max_record_size: int) -> I
         return Skipped(f"response:{_mime(record.headers.get('Content-Type')) or 'unknown'}")
     else:
         return Skipped(kind)
-    record_id = record.record_id
+    # WARC-Record-ID is mandatory, but not every writer sets it: such a record is named by
+    # where it is, as a JSONL line without an id is.
+    record_id = record.record_id or f"{file}:{offset}"
     if record.content_length > max_record_size:
         return ReadError(source, f"{kind} record of {record.content_length} bytes is larger "
                          f"than input.max_record_size ({max_record_size} bytes)", id=record_id)

@@ -118,11 +118,28 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
         _run_passes(layout, config, shards, segments, workers, limit, quiet)
         manifest = _finish(layout, config, shards, files, ignored, len(segments), limit,
                            fingerprint, started)
-    warnings = []
+    warnings = _warnings(manifest, output)
     if manifest["duplicate_ids"]["count"]:
         warnings.append(f"{manifest['duplicate_ids']['count']} records share their id with an "
                         f"earlier record (kept as they are; see manifest.json duplicate_ids)")
     return RunResult(Path(output), manifest["counts"], manifest, resumed, warnings)
+
+
+def _warnings(manifest: dict[str, Any], output: str | Path) -> list[str]:
+    """What the user should know about a finished run: inputs passed over, records lost to
+    errors (both are counted in the manifest; the terminal says so once)."""
+    warnings = []
+    ignored = manifest["ignored_inputs"]
+    if ignored:
+        shown = ", ".join(ignored[:3]) + (", ..." if len(ignored) > 3 else "")
+        warnings.append(f"{len(ignored)} file(s) in the input folders are of no kind tamis "
+                        f"reads and were passed over ({shown}; all are listed in "
+                        f"manifest.json ignored_inputs)")
+    errors = manifest["counts"]["errors"]
+    if errors:
+        warnings.append(f"{errors} record(s) could not be read or processed; each is in "
+                        f"{str(output).rstrip('/')}/errors/ with the file, the place and why")
+    return warnings
 
 
 @contextmanager
