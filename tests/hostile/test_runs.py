@@ -81,8 +81,7 @@ def test_a_second_run_is_refused_while_one_writes_and_touches_nothing(tmp_path: 
     corpus = small_corpus(tmp_path / "in")
     config = reading_config(tmp_path)
     out = tmp_path / "out"
-    first = tamis_cli("run", str(corpus), "-o", str(out), "--config", str(config), "--quiet")
-    assert first.returncode == 0, first.stderr
+    tamis.run(corpus, out, config=config)
     before = output_bytes(out)
     holder = hold_lock(out)
     try:
@@ -98,8 +97,7 @@ def test_a_second_run_is_refused_while_one_writes_and_touches_nothing(tmp_path: 
         holder.kill()
         holder.wait()
     # The holder died without releasing: its lock is taken over, the run goes on (a no-op).
-    again = tamis_cli("run", str(corpus), "-o", str(out), "--config", str(config), "--quiet")
-    assert again.returncode == 0, again.stderr
+    assert tamis.run(corpus, out, config=config).resumed
     assert output_bytes(out) == before
     assert not (out / LOCK_NAME).exists()  # released
 
@@ -146,16 +144,16 @@ def test_overwrite_keeps_files_that_are_not_the_runs(tmp_path: Path) -> None:
     expected = output_bytes(out)
     (out / "NOTES.txt").write_text("x\n")
     (out / "kept" / "mine.txt").write_text("my own file in kept/\n")
-    for _ in range(2):
-        result = tamis_cli("run", str(corpus), "-o", str(out), "--config", str(config),
-                           "--quiet", "--overwrite")
-        assert result.returncode == 0, result.stderr
+    result = tamis_cli("run", str(corpus), "-o", str(out), "--config", str(config), "--quiet",
+                       "--overwrite")
+    assert result.returncode == 0, result.stderr
+    for again in range(3):
         assert (out / "NOTES.txt").read_text() == "x\n"
         assert (out / "kept" / "mine.txt").exists()
         got = output_bytes(out)
         assert {name: got[name] for name in expected} == expected
-    rerun = tamis_cli("run", str(corpus), "-o", str(out), "--config", str(config), "--quiet")
-    assert rerun.returncode == 0, rerun.stderr
+        rerun = tamis.run(corpus, out, config=config, overwrite=again == 0)
+        assert rerun.resumed == (again > 0)
 
 
 def test_overwrite_refuses_a_folder_without_a_run_before_deleting_anything(
