@@ -53,6 +53,8 @@ def bad_folder(tmp_path: Path) -> Path:
         b'{"id": "g1", "text": "Inside a .jsonl.gzip file."}\n'))
     (folder / "page.xhtml").write_text("<html><body><p>An XHTML page about rain in the "
                                        "valley, long enough to be extracted.</p></body></html>")
+    (folder / "mac.jsonl").write_bytes(b'{"id": "cr1", "text": "Old Mac line endings."}\r'
+                                       b'{"id": "cr2", "text": "A second record."}\r')
     (folder / "notes.docx").write_bytes(b"PK\x03\x04 not a kind tamis reads")
     return folder
 
@@ -84,6 +86,7 @@ def test_bad_files_in_a_folder_become_records_and_warnings(bad_folder: Path,
     assert "<urn:uuid:1>" in kept
     assert {f"p{n}" for n in range(5)} <= set(kept)  # plain JSONL despite its .gz name
     assert "g1" in kept
+    assert kept["cr2"]["source"] == {"file": "mac.jsonl", "line": 2}  # CR ends a record
     assert "rain in the valley" in kept["page.xhtml"]["text"]
 
 

@@ -230,6 +230,16 @@ def read_jsonl(file: InputFile, options: InputOptions, start: int = 0, end: int 
                 return
             if not line:
                 return
+            body = line.rstrip(b"\r\n")
+            if b"\r" in body:
+                # CR-only line endings (old Mac editors): a raw CR is never inside a JSON
+                # value, so it ends a record as a newline does.
+                for piece in body.split(b"\r"):
+                    if piece.strip():
+                        source = {"file": file.name, "line": line_number}
+                        yield _parse_json_line(piece, source, file.name, line_number, options)
+                    line_number += 1
+                continue
             if line.strip():
                 yield _parse_json_line(line, source, file.name, line_number, options)
             line_number += 1
