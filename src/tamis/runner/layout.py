@@ -159,7 +159,11 @@ class Layout:
         """The layout of an output folder or URL."""
         text = str(output)
         if "://" in text and not text.startswith("file://"):
-            digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            # The same URL on another store (another endpoint) is another output: its own
+            # staging folder, and its own lock.
+            options = json.dumps(url_to_fs(text)[0].storage_options, sort_keys=True,
+                                 default=str)
+            digest = hashlib.sha256(f"{text}\n{options}".encode()).hexdigest()[:16]
             staging = Path(tempfile.gettempdir()) / "tamis-staging" / digest
             return cls(staging, text.rstrip("/"))
         return cls(Path(text.removeprefix("file://")))
@@ -354,8 +358,11 @@ class Layout:
         filesystem, base = self._store
         if not filesystem.exists(base):
             return []
-        return sorted(path[len(base.rstrip("/")) + 1:]
-                      for path in filesystem.find(base, withdirs=False))
+        found = filesystem.find(base, withdirs=False)
+        # The listings it cached (every folder below) would hide what workers, other
+        # processes, upload later: `exists` would answer from them.
+        filesystem.invalidate_cache()
+        return sorted(path[len(base.rstrip("/")) + 1:] for path in found)
 
     def _delete(self, names: list[str]) -> None:
         """Delete these output files, then the run's folders left empty."""
