@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from tamis.config import load_config  # noqa: E402
 from tamis.document import Document  # noqa: E402
-from tamis.pipeline import GlobalStep, Step, build_step  # noqa: E402
+from tamis.step import GlobalStep, Step, build_step  # noqa: E402
 
 SETS = ("linelabels", "seedlike")
 # The options tuned on the dev data, and the values the cross-validation chooses among.

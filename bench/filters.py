@@ -108,7 +108,7 @@ def datatrove_run(documents: list[dict], model_path: str, split_at: int) -> dict
 def tamis_run(documents: list[dict], split_at: int, profile: bool) -> dict:
     sys.path.insert(0, str(REPO / "src"))
     from tamis.document import Document
-    from tamis.pipeline import build_step
+    from tamis.step import build_step
 
     heuristics = [build_step(name, {"filter_no_terminal_punct": False} if name == "c4" else {})
                   for name in HEURISTICS]

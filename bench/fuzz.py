@@ -33,7 +33,7 @@ from tamis.document import Document
 from tamis.io.inputs import InputFile
 from tamis.io.readers import read_jsonl
 from tamis.io.records import RawRecord, ReadError
-from tamis.pipeline import GlobalStep
+from tamis.step import GlobalStep
 
 WORK = Path(tempfile.mkdtemp(prefix="tamis-fuzz-"))
 OPTIONS = InputOptions(max_record_size=1 << 20)

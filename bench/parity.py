@@ -105,7 +105,7 @@ def datatrove_side(documents_path: str, model_path: str, out_path: str) -> None:
 def tamis_side(documents: list[dict]) -> dict[str, list]:
     sys.path.insert(0, str(REPO / "src"))
     from tamis.document import Document
-    from tamis.pipeline import build_step, registry
+    from tamis.step import build_step, registry
 
     decisions: dict[str, list] = {}
     for name, (_, step_name, options) in FILTERS.items():

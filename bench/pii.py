@@ -41,7 +41,7 @@ from stdnum import luhn
 
 from tamis.clean.pii import KINDS, find_pii
 from tamis.document import Document
-from tamis.pipeline import build_step
+from tamis.step import build_step
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "derived" / "dev"
 PHRASES = ["see {}.", "({})", "ref: {},", "{}", "details: {};", "- {}", "on {} today.",

@@ -81,8 +81,8 @@ def timed(step: Any, texts: list[str], repeats: int = 2) -> dict[str, float]:
 
 
 def steps_speed(n_docs: int = 5000) -> dict[str, dict[str, float]]:
-    from tamis.pipeline import build_step
     from tamis.signals.language import bundled_model_path
+    from tamis.step import build_step
 
     texts = page_texts(n_docs)
     results: dict[str, dict[str, float]] = {}

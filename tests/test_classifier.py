@@ -13,7 +13,7 @@ import pytest
 import tamis
 from tamis.config import ConfigError
 from tamis.document import Document
-from tamis.pipeline import build_step
+from tamis.step import build_step
 from tests.conftest import REPO, read_output, tamis_command
 
 MODEL = REPO / "tests" / "fixtures" / "tiny_classifier.ftz"
@@ -42,7 +42,7 @@ BAD = [
 ]
 
 
-def step(**options: object) -> tamis.pipeline.Step:
+def step(**options: object) -> tamis.Step:
     return build_step("classifier", {"model": str(MODEL), "label": "hq", **options})
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tamis.document import Document
-from tamis.pipeline import Step, build_step
+from tamis.step import Step, build_step
 from tamis.text.split import Split, split
 
 CLEANERS = ["normalize", "clean_body", "clean_title", "repeated_lead"]

@@ -21,7 +21,7 @@ import tamis
 from tamis.config import ConfigError
 from tamis.document import Document
 from tamis.filters.decontaminate import word_spans, words
-from tamis.pipeline import build_step
+from tamis.step import build_step
 from tests.conftest import DATA, need_shared, read_output, tamis_command
 
 NEARDUP = DATA / "derived" / "dev" / "neardup.jsonl.gz"

@@ -116,7 +116,7 @@ def test_a_corrupt_intermediate_file_is_detected_and_rebuilt(tmp_path: Path) -> 
     rerun notices (checksums in the markers), redoes those shards, and the output is the same
     as an undisturbed run's."""
     from tamis.dedup.exact import ExactDedup
-    from tamis.pipeline import register
+    from tamis.step import register
 
     @register
     class StoppingExact(ExactDedup):
@@ -224,7 +224,7 @@ def test_a_global_step_after_one_that_cuts_lines_gets_its_own_pass(tmp_path: Pat
     """dedup_lines edits text, so dedup_near after it is not fused: it collects from the cut
     text in the next pass. Two different pages under one long shared footer line are near copies
     of each other only while the footer is there; once it is cut they are not."""
-    from tamis.pipeline import FusedSteps, split_into_segments
+    from tamis.runner.passes import FusedSteps, split_into_segments
 
     config = tamis.load_config(overrides={"pipeline": ["dedup_lines", "dedup_near"]})
     segments = split_into_segments(config.build_steps())
@@ -384,7 +384,7 @@ def test_a_resolve_killed_midway_leaves_scratch_that_the_rerun_rebuilds(
     and a half-written decisions file; the rerun starts the resolve over (the scratch folder is
     cleared, the decisions rewritten) and the output is that of an undisturbed run."""
     from tamis.dedup.near import NearDedup
-    from tamis.pipeline import register
+    from tamis.step import register
 
     @register
     class DyingNear(NearDedup):

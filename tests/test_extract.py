@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from tamis.extract import Extract, ExtractionError, ExtractOptions, extract_text, helper_pid
 from tamis.io.records import RawRecord
 from tamis.io.warc import read_warc
-from tamis.pipeline import build_step, document_from
 from tamis.runner.guard import StepTimeout, time_limit
+from tamis.runner.passes import document_from
+from tamis.step import build_step
 
 AEB = DATA / "raw" / "scrapinghub-aeb"
 EXCERPT = DATA / "raw" / "cc-raw-samples" / "resiliparse" / "CC-MAIN-2020-34-excerpt.warc.gz"

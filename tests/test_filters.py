@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tamis.document import Document
-from tamis.pipeline import build_step
+from tamis.step import build_step
 from tests.test_signals import C4_TEXT
 
 PROSE = ("The history of the town goes back to the twelfth century, when a small abbey was built "

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from tamis.document import Document
-from tamis.pipeline import build_step
 from tamis.signals.blocklists import UrlBlocklist, read_list
+from tamis.step import build_step
 from tests.conftest import DATA, need_shared
 
 LISTS = DATA / "raw" / "blocklists"

@@ -11,7 +11,7 @@ from conftest import DATA, assert_conserved, need_shared, read_output, tamis_com
 import tamis
 from tamis.clean.pii import find_pii
 from tamis.document import WITHHELD, Document, Edit, rebuild_input
-from tamis.pipeline import build_step
+from tamis.step import build_step
 
 # One example of each kind, written here (test numbers from the issuers' documentation, the
 # IBAN from the standard's own example, a US number in a real area code).

@@ -22,7 +22,6 @@ from conftest import DATA, REPO, need_shared, read_output, tamis_command
 
 from tamis.api import clean
 from tamis.document import Change, Document
-from tamis.pipeline import Step, StepOptions, register
 from tamis.report.aggregate import (
     SAMPLES_PER_REASON,
     ReportAggregate,
@@ -35,6 +34,7 @@ from tamis.report.aggregate import (
 from tamis.report.charts import histogram
 from tamis.report.html import funnel_rows, render_report, thresholds_from_config
 from tamis.report.inspect import segments_of
+from tamis.step import Step, StepOptions, register
 
 NEARDUP = DATA / "derived" / "dev" / "neardup.jsonl.gz"
 ARTIFACTS = REPO / "test-artifacts"

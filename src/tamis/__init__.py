@@ -16,6 +16,8 @@ from tamis.api import clean
 from tamis.config import Config, ConfigError, load_config
 from tamis.document import Change, Document, Edit, Removal
 from tamis.runner import RunError, RunResult, run
+from tamis.step import Decision, GlobalStep, Step, StepOptions, register
 
-__all__ = ["Change", "Config", "ConfigError", "Document", "Edit", "Removal", "RunError",
-           "RunResult", "__version__", "clean", "load_config", "run"]
+__all__ = ["Change", "Config", "ConfigError", "Decision", "Document", "Edit", "GlobalStep",
+           "Removal", "RunError", "RunResult", "Step", "StepOptions", "__version__", "clean",
+           "load_config", "register", "run"]

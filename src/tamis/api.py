@@ -14,7 +14,8 @@ from tamis.document import Document
 from tamis.io.inputs import discover, plan_shards
 from tamis.io.readers import read_shard
 from tamis.io.records import ReadError, Skipped
-from tamis.pipeline import GlobalStep, Step, document_from
+from tamis.runner.passes import document_from
+from tamis.step import GlobalStep, Step
 
 
 class CleanError(ValueError):

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ByteSize, ConfigDict, Field, ValidationError, field_validator
 
-from tamis.pipeline import GlobalStep, Step, build_step, registry
+from tamis.step import GlobalStep, Step, build_step, registry
 
 PRESETS = ("default", "clean", "dedup", "fineweb", "gopher", "c4", "c4-datatrove")
 

@@ -30,7 +30,7 @@ from pydantic import Field
 
 from tamis.document import Document
 from tamis.orphans import die_with_parent
-from tamis.pipeline import Step, StepOptions, register
+from tamis.step import Step, StepOptions, register
 
 STARTUP_TIMEOUT = 120.0  # seconds for a fresh helper to import its engine: generous, for busy hosts
 _OK, _FAILED = b"\x00", b"\x01"

@@ -177,7 +177,7 @@ def test_a_step_that_spins_is_stopped_by_the_time_limit(tmp_path: Path) -> None:
     """Text built to make a rule spin costs one error record; the run goes on."""
     import regex
 
-    from tamis.pipeline import Step, register
+    from tamis.step import Step, register
 
     backtracking = regex.compile(r"(a|aa)+$")  # exponential on a run of a then "!"
 

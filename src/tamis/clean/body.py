@@ -33,7 +33,7 @@ import regex
 from tamis.clean.lines import Lines, after_cut, lines_of
 from tamis.clean.shape import bullet, ends_sentence
 from tamis.document import Change, Document
-from tamis.pipeline import Step, StepOptions, register
+from tamis.step import Step, StepOptions, register
 
 _DIGIT = regex.compile(r"\d")
 LINK_LIST = "clean.link_list"

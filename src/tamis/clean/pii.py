@@ -28,7 +28,7 @@ from stdnum.exceptions import ValidationError
 from stdnum.us import ssn as stdnum_ssn
 
 from tamis.document import Change, Document, withhold
-from tamis.pipeline import Step, StepOptions, register
+from tamis.step import Step, StepOptions, register
 
 Kind = Literal["email", "phone", "ip", "card", "iban", "ssn"]
 

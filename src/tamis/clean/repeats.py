@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tamis.clean.lines import lines_of
 from tamis.document import Document
-from tamis.pipeline import Step, StepOptions, register
+from tamis.step import Step, StepOptions, register
 
 
 class RepeatOptions(StepOptions):

@@ -14,7 +14,7 @@ import regex
 from tamis.clean.lines import after_title_cut, lines_of
 from tamis.clean.shape import topic_words
 from tamis.document import Change, Document
-from tamis.pipeline import Step, StepOptions, register
+from tamis.step import Step, StepOptions, register
 from tamis.text.split import split_words
 
 # Title separators: an underscore run, or a dash, bar, bullet, slash, "»" or "::" between spaces.

@@ -33,7 +33,7 @@ from tamis.dedup.outofcore import (
     scratch,
 )
 from tamis.document import Document
-from tamis.pipeline import GlobalStep, StepOptions, register
+from tamis.step import GlobalStep, StepOptions, register
 from tamis.text import split
 
 # Peak bytes per document while the hashes are sorted in memory: the (high, low, node) records,

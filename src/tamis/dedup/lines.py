@@ -31,7 +31,7 @@ from pydantic import Field
 
 from tamis.dedup.outofcore import scratch, value_counts
 from tamis.document import Change, Document
-from tamis.pipeline import Decision, GlobalStep, StepOptions, register
+from tamis.step import Decision, GlobalStep, StepOptions, register
 
 _MARKS = regex.compile(r"\p{Mn}+")
 _PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")

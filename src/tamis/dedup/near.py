@@ -52,7 +52,7 @@ from tamis.dedup.outofcore import (
     scratch,
 )
 from tamis.document import Document
-from tamis.pipeline import GlobalStep, StepOptions, register
+from tamis.step import GlobalStep, StepOptions, register
 from tamis.text import split
 from tamis.text.split import tokens_of_chunks
 

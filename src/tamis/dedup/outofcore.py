@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tamis.pipeline import DECISIONS_SCHEMA
+from tamis.step import DECISIONS_SCHEMA
 
 MAX_PARTITIONS = 4096  # beyond this a budget is too small to honour; it is then exceeded
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tamis.document import Document
-from tamis.pipeline import Step, register
+from tamis.step import Step, register
 
 
 @register

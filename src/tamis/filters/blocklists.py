@@ -11,8 +11,8 @@ from pathlib import Path
 from pydantic import Field
 
 from tamis.document import Document
-from tamis.pipeline import Step, StepOptions, register
 from tamis.signals.blocklists import UrlBlocklist, badwords_pattern, find_badword, read_list
+from tamis.step import Step, StepOptions, register
 
 
 class UrlFilterOptions(StepOptions):

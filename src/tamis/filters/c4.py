@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 
 from tamis.document import Change, Document
-from tamis.pipeline import Step, StepOptions, register
 from tamis.signals.c4 import CITATION, C4Result, C4Rules, c4_lines
+from tamis.step import Step, StepOptions, register
 from tamis.text.split import split
 
 

@@ -14,8 +14,8 @@ from pydantic import Field, field_validator
 from tamis.config import ConfigError
 from tamis.document import Document
 from tamis.filters.thresholds import Threshold
-from tamis.pipeline import Step, StepOptions, register
 from tamis.signals.classifier import full_label, label_probability, load_classifier, model_labels
+from tamis.step import Step, StepOptions, register
 
 
 class ClassifierOptions(StepOptions):

@@ -54,7 +54,7 @@ from pydantic import Field, field_validator
 
 from tamis.config import ConfigError
 from tamis.document import Change, Document
-from tamis.pipeline import Step, StepOptions, register
+from tamis.step import Step, StepOptions, register
 
 RULE = "decontaminate"
 # Bump when words, hashes or the index layout change: old cached indexes are then ignored.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tamis.document import Document
 from tamis.filters.thresholds import Fraction, NonNegative, Threshold, first_failure
-from tamis.pipeline import Step, StepOptions, register
 from tamis.signals.charsets import TERMINAL_PUNCTUATION
 from tamis.signals.fineweb import fineweb_quality
+from tamis.step import Step, StepOptions, register
 from tamis.text.split import split
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from tamis.document import Document
 from tamis.filters.thresholds import Fraction, NonNegative, Threshold, first_failure
-from tamis.pipeline import Step, StepOptions, register
 from tamis.signals.gopher import GOPHER_STOP_WORDS, gopher_quality, gopher_repetition
+from tamis.step import Step, StepOptions, register
 from tamis.text.split import split
 
 

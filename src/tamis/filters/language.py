@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tamis.document import Document
 from tamis.filters.thresholds import Fraction
-from tamis.pipeline import Step, StepOptions, register
 from tamis.signals.language import identify, load_model
+from tamis.step import Step, StepOptions, register
 
 
 class LanguageOptions(StepOptions):

@@ -22,9 +22,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tamis.pipeline import Step, registry
 from tamis.report.aggregate import environment_versions
 from tamis.report.charts import Line, Row, histogram, horizontal_bars, number
+from tamis.step import Step, registry
 
 VERDICTS = ("kept", "removed")
 TOP_LANGUAGES = 25

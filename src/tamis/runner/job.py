@@ -33,19 +33,13 @@ import tamis
 from tamis.config import Config, load_config
 from tamis.dedup.outofcore import value_counts
 from tamis.io.inputs import Shard, discover, plan_shards
-from tamis.io.writers import temp_path
 from tamis.orphans import die_with_parent
-from tamis.pipeline import (
-    DECISIONS_FILE_SCHEMA,
-    Decisions,
-    GlobalStep,
-    decision_tables,
-    split_into_segments,
-)
 from tamis.report.aggregate import cluster_summary, environment_versions, merge
 from tamis.runner import progress
 from tamis.runner.layout import RECORD_KINDS, Layout, OutputError
+from tamis.runner.passes import resolve_step, split_into_segments
 from tamis.runner.shard import ShardTask, run_shard
+from tamis.step import GlobalStep
 
 
 class RunError(RuntimeError):
@@ -304,21 +298,6 @@ def _failure(task: ShardTask, error: BaseException) -> Exception:
                     f"rerun the same command to resume")
 
 
-def resolve_step(step: GlobalStep, layout: Layout, pass_index: int,
-                 shard_count: int) -> tuple[int, str]:
-    """Fetch every shard's keys, let the global step decide, and write (and publish) its
-    decisions file. Returns the number of documents removed and the file's checksum. Any
-    executor runs this, on whichever machine: only the count and the checksum travel back."""
-    key_files = [layout.keys_file(pass_index, shard) for shard in range(shard_count)]
-    for path in key_files:
-        layout.fetch(path)
-    path = layout.decisions_file(pass_index)
-    removed = _write_decisions(path, step.resolve(key_files, layout.work(pass_index)))
-    digest = layout.checksum(path)
-    layout.publish(path)
-    return removed, digest
-
-
 def _rebuild_corrupt(layout: Layout, config: Config, shards: list[Shard], pass_index: int,
                      pool: Any, display: progress.Display) -> None:
     """Redo the shards whose intermediate files (state, keys) are missing or corrupt.
@@ -379,22 +358,6 @@ def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
         remaining -= marker["read"]
         done += 1
         display.update(done)
-
-
-def _write_decisions(path: Path, decisions: Decisions) -> int:
-    """Write the decisions file (atomically) as the decisions come; returns how many documents
-    it removes (a decision that cuts lines removes none)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_path(path)
-    removed = 0
-    with pq.ParquetWriter(temp, DECISIONS_FILE_SCHEMA) as writer:
-        for table in decision_tables(decisions):
-            writer.write_table(table, row_group_size=1 << 16)
-            cuts_lines = pc.fill_null(pc.greater(pc.list_value_length(table["lines"]), 0),
-                                      False)
-            removed += table.num_rows - (pc.sum(cuts_lines).as_py() or 0)
-    os.replace(temp, path)
-    return removed
 
 
 def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any],

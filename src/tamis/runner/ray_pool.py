@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from tamis.config import ExecutorOptions
-from tamis.pipeline import GlobalStep
 from tamis.runner import progress
 from tamis.runner.layout import Layout
+from tamis.runner.passes import resolve_step
 from tamis.runner.shard import ShardTask, run_shard
+from tamis.step import GlobalStep
 
 INSTALL_HINT = "the Ray executor needs Ray: pip install 'tamis[ray]'"
 
@@ -42,8 +43,6 @@ class RayPool:
         if options.memory_per_task:
             resources["memory"] = int(options.memory_per_task)
         self.shard_task = ray.remote(**resources)(run_shard)
-        from tamis.runner.job import resolve_step
-
         self.resolve_task = ray.remote(num_cpus=options.cpus_per_task,
                                        max_retries=options.max_retries)(resolve_step)
         self.resolve_cpus = max(int(options.cpus_per_task), 1)

@@ -27,11 +27,12 @@ from tamis.io.inputs import Shard
 from tamis.io.readers import Decompressed, read_shard
 from tamis.io.records import RawRecord, ReadError, Skipped, preview
 from tamis.io.writers import JsonlZstWriter, open_writer, write_parquet_atomic
-from tamis.pipeline import Decision, GlobalStep, Step, document_from, split_into_segments
 from tamis.report.aggregate import ReportAggregate
 from tamis.runner import progress
 from tamis.runner.guard import StepTimeout, time_limit
 from tamis.runner.layout import Layout
+from tamis.runner.passes import document_from, split_into_segments
+from tamis.step import Decision, GlobalStep, Step
 
 
 @dataclass(frozen=True)

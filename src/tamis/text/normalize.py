@@ -13,7 +13,7 @@ import ftfy
 import regex
 
 from tamis.document import Change, Document
-from tamis.pipeline import Step, StepOptions, register
+from tamis.step import Step, StepOptions, register
 
 # Within one line: whitespace at its edges goes, inner runs (and tabs, no-break spaces...)
 # become one plain space.

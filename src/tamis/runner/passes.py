@@ -1,84 +1,29 @@
-"""Steps, the registry that names them, and the pipeline built from a config.
+"""The pass machinery: how a pipeline of steps becomes passes over the shards.
 
-A step is one small class with one job. Per-document steps (`Step`) see one document at a time
-and may edit its text, add signals, or remove it with a reason. Global steps (`GlobalStep`) need
-the whole corpus (deduplication): the runner splits the pipeline at each global step into passes.
-
-Steps register themselves by name with `@register`; the config refers to them by that name and
-validates their options with the step's pydantic `Options` model, so a misspelt option fails
-before any work starts.
+A pipeline is cut at each global step into segments, one pass each (adjacent global steps share
+one, `FusedSteps`); a global step's decisions travel to the next pass as a Parquet file
+(`decision_tables`, `resolve_step`); `document_from` turns a raw record into the document the
+steps see.
 """
 
 from __future__ import annotations
 
-import importlib
+import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import BaseModel, ConfigDict
 
 from tamis.document import Document
 from tamis.io.records import RawRecord
-
-# Modules whose import registers steps. Adding a module with steps means adding it here.
-STEP_MODULES = (
-    "tamis.text",
-    "tamis.filters",
-    "tamis.clean",
-    "tamis.dedup",
-    "tamis.extract",
-)
-
-
-class StepOptions(BaseModel):
-    """Base for step options: unknown keys are errors, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Step:
-    """A per-document step. Subclasses set `name` and `Options` and implement `__call__`."""
-
-    name: ClassVar[str]
-    Options: ClassVar[type[StepOptions]] = StepOptions
-
-    def __init__(self, options: StepOptions | None = None) -> None:
-        self.options = options if options is not None else self.Options()
-
-    def __call__(self, doc: Document) -> None:
-        raise NotImplementedError
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What a global step decided about one document: remove it (as a duplicate of another),
-    or, when `lines` is set, cut those lines (by index in the text the step collected from)."""
-
-    rule: str
-    detail: str = ""
-    duplicate_of: str | None = None
-    cluster: str | None = None
-    id: str | None = None  # the removed document's id, so later passes can follow chains
-    lines: tuple[int, ...] = ()
-    step: str | None = None  # which of fused global steps decided (see `FusedSteps`)
-
-
-# The decisions a global step hands to the next pass, one row per removed document.
-DECISIONS_SCHEMA = pa.schema([("shard", pa.int64()), ("index", pa.int64()),
-                              ("rule", pa.string()), ("detail", pa.string()),
-                              ("duplicate_of", pa.string()), ("cluster", pa.string()),
-                              ("id", pa.string())])
-
-# What `resolve` returns: per shard index, the decisions by record index (fine for small
-# corpora), or Arrow tables with DECISIONS_SCHEMA in (shard, index) order, written as they come
-# (so a corpus-sized list of decisions is never held in memory).
-Decisions = Mapping[int, Mapping[int, Decision]] | Iterable[pa.Table]
+from tamis.io.writers import temp_path
+from tamis.runner.layout import Layout
+from tamis.step import DECISIONS_SCHEMA, Decision, Decisions, GlobalStep, Step, registry
 
 # The decisions file the runner writes: DECISIONS_SCHEMA, the lines a line-cutting step cuts,
 # and the fused step that decided.
@@ -103,79 +48,6 @@ def decision_tables(decisions: Decisions) -> Iterator[pa.Table]:
             if field.name not in table.column_names:
                 table = table.append_column(field.name, pa.nulls(table.num_rows, field.type))
         yield table.select(DECISIONS_FILE_SCHEMA.names).cast(DECISIONS_FILE_SCHEMA)
-
-
-class GlobalStep(Step):
-    """A step that needs the whole corpus before it can judge one document.
-
-    The runner calls `collect` on every kept document in the pass before the step and writes
-    what it returns per shard; then `resolve` once over all shards' keys; then, in the next pass,
-    removes the documents that `resolve` named.
-    """
-
-    # Bytes `resolve` may hold (beyond the interpreter and libraries). The config's
-    # `limits.memory_mb` sets it on every global step it builds; this default is for a step
-    # made directly in Python.
-    memory_budget: int = 1024 * 1024**2
-    # Cores `resolve` may keep busy (a step may group its work in threads); None: all of this
-    # machine's, as in the local executor, whose workers are idle meanwhile. The Ray executor
-    # sets it to the CPUs its resolve task reserves.
-    cpus: int | None = None
-    # Whether `apply` only ever removes whole documents. A step that edits text instead
-    # (dedup_lines) changes what a following global step would collect, so none is fused
-    # after it (`FusedSteps`).
-    removes_only: ClassVar[bool] = True
-
-    @property
-    def members(self) -> list[GlobalStep]:
-        """The global steps this one stands for: itself (several for `FusedSteps`)."""
-        return [self]
-
-    def __call__(self, doc: Document) -> None:  # global steps do not run per document
-        raise TypeError(f"{self.name} is a global step; the runner calls collect/resolve")
-
-    def collect(self, doc: Document) -> dict[str, Any] | None:
-        """Per-document data this step needs later (a hash, a signature), or None to skip."""
-        raise NotImplementedError
-
-    def resolve(self, key_files: list[Path], work_dir: Path) -> Decisions:
-        """Read every shard's keys and return the decisions (see `Decisions`).
-
-        `key_files[i]` holds shard i's keys (Parquet with columns `index`, `id` and what
-        `collect` returned), or does not exist when the shard had no kept documents. `work_dir`
-        is this pass's work folder, for scratch files.
-        """
-        raise NotImplementedError
-
-    def apply(self, doc: Document, decision: Decision) -> None:
-        """Carry out a decision in the next pass: by default, remove the duplicate."""
-        doc.remove(self.name, decision.rule, decision.detail)
-        doc.duplicate_of = decision.duplicate_of
-        doc.cluster = decision.cluster
-
-
-_REGISTRY: dict[str, type[Step]] = {}
-
-
-def register(cls: type[Step]) -> type[Step]:
-    """Class decorator: make a step available to configs under `cls.name`."""
-    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
-        raise ValueError(f"two steps are named {cls.name!r}")
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-def registry() -> dict[str, type[Step]]:
-    """All known steps by name."""
-    for module in STEP_MODULES:
-        importlib.import_module(module)
-    return dict(_REGISTRY)
-
-
-def build_step(name: str, options: dict[str, Any] | None) -> Step:
-    """Create a step from its config entry. The config has validated name and options."""
-    cls = registry()[name]
-    return cls(cls.Options(**(options or {})))
 
 
 class FusedSteps(GlobalStep):
@@ -267,6 +139,37 @@ def _member_keys(number: int, path: Path, target: Path, shard: int,
         target.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, target)
     return target
+
+
+def resolve_step(step: GlobalStep, layout: Layout, pass_index: int,
+                 shard_count: int) -> tuple[int, str]:
+    """Fetch every shard's keys, let the global step decide, and write (and publish) its
+    decisions file. Returns the number of documents removed and the file's checksum. Any
+    executor runs this, on whichever machine: only the count and the checksum travel back."""
+    key_files = [layout.keys_file(pass_index, shard) for shard in range(shard_count)]
+    for path in key_files:
+        layout.fetch(path)
+    path = layout.decisions_file(pass_index)
+    removed = _write_decisions(path, step.resolve(key_files, layout.work(pass_index)))
+    digest = layout.checksum(path)
+    layout.publish(path)
+    return removed, digest
+
+
+def _write_decisions(path: Path, decisions: Decisions) -> int:
+    """Write the decisions file (atomically) as the decisions come; returns how many documents
+    it removes (a decision that cuts lines removes none)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_path(path)
+    removed = 0
+    with pq.ParquetWriter(temp, DECISIONS_FILE_SCHEMA) as writer:
+        for table in decision_tables(decisions):
+            writer.write_table(table, row_group_size=1 << 16)
+            cuts_lines = pc.fill_null(pc.greater(pc.list_value_length(table["lines"]), 0),
+                                      False)
+            removed += table.num_rows - (pc.sum(cuts_lines).as_py() or 0)
+    os.replace(temp, path)
+    return removed
 
 
 @dataclass
