@@ -22,6 +22,7 @@ Bad bytes never stop the run: a truncated record or an undecodable stretch of th
 from __future__ import annotations
 
 import io
+import os
 import re
 import zlib
 from collections.abc import Iterator
@@ -73,7 +74,7 @@ def read_warc(stream: BinaryIO, *, file: str, start: int = 0, end: int | None = 
         resync: int | None = None
         # In a gzip file a record waits for the next one: where that one starts, its own gzip
         # member ends, and the member's size checks the record's Content-Length.
-        held: tuple[Item, int] | None = None
+        held: tuple[Item, int, int | None] | None = None
         try:
             # quirks_mode: LF-only line endings and other lenient headers are read.
             for record in ArchiveIterator(stream, parse_http=True, quirks_mode=True):
@@ -98,10 +99,10 @@ def read_warc(stream: BinaryIO, *, file: str, start: int = 0, end: int | None = 
                         resync = _record_end(stream, offset, gzipped)[0]
                         yield item
                         break
-                    held = (item, offset)
+                    held = (item, offset, _declared_length(record))
                     continue
                 if not gzipped:
-                    resync = _wrong_length(stream, offset)
+                    resync = _wrong_length(stream, offset, _declared_length(record))
                     if resync == _PAST_THE_END:
                         item = item if isinstance(item, ReadError) else \
                             _truncated(stream, offset, file)
@@ -145,6 +146,13 @@ def read_warc(stream: BinaryIO, *, file: str, start: int = 0, end: int | None = 
         return
 
 
+def _declared_length(record: WarcRecord) -> int | None:
+    """The record's WARC Content-Length as written (FastWARC's `content_length` is what is
+    left after the HTTP headers it parsed)."""
+    value = record.headers.get("Content-Length")
+    return int(value) if value and value.strip().isdigit() else None
+
+
 def _truncated(stream: BinaryIO, offset: int, file: str) -> ReadError:
     return ReadError({"file": file, "offset": offset},
                      f"{file} is truncated: it ends inside the record at byte {offset}",
@@ -167,23 +175,24 @@ def _length_error(stream: BinaryIO, item: Item, offset: int, file: str,
                      getattr(item, "id", None))
 
 
-def _check_member(stream: BinaryIO, item: Item, offset: int, member_end: int | None = None,
-                  *, file: str) -> Item:
+def _check_member(stream: BinaryIO, item: Item, offset: int, content_length: int | None,
+                  member_end: int | None = None, *, file: str) -> Item:
     """`item`, or an error record when the gzip member holding it is not the size its
     Content-Length says (the gzip trailer's ISIZE: the member's size mod 2^32). The stream's
     position is left as it was."""
     here = stream.tell()
     try:
-        head = _inflate_head(stream, offset, _HEAD_GUESS)
-        expected = _plain_record_length(io.BytesIO(head), 0)
+        head = _inflate_head(stream, offset, 1024)  # most WARC headers are shorter
+        if b"\n\n" not in head and b"\n\r\n" not in head:
+            head = _inflate_head(stream, offset, _HEAD_GUESS)
+        expected = _record_length(head, content_length)
         if expected is None:
             return item
         if member_end is None:
             member_end, complete = _record_end(stream, offset, gzipped=True)
             if not complete:
                 return item if isinstance(item, ReadError) else _truncated(stream, offset, file)
-        stream.seek(member_end - 4)
-        size = int.from_bytes(stream.read(4), "little")
+        size = int.from_bytes(_read_at(stream, member_end - 4, 4), "little")
     finally:
         stream.seek(here)
     if size == expected % 2**32:
@@ -375,46 +384,59 @@ def _is_plain_header(stream: BinaryIO, offset: int) -> bool:
     return _plain_record_length(stream, offset) is not None
 
 
-def _plain_record_length(stream: BinaryIO, offset: int) -> int | None:
+def _plain_record_length(stream: BinaryIO, offset: int,
+                         content_length: int | None = None) -> int | None:
     """Header, block and the blank line after it, or None if no WARC header starts here.
 
-    Lines end in CRLF as the standard says, or LF alone as some writers do."""
-    stream.seek(offset)
-    head = stream.read(_HEAD_GUESS)
+    Lines end in CRLF as the standard says, or LF alone as some writers do. `content_length`,
+    when the caller has it parsed already, saves reading it from the header."""
+    head = _read_at(stream, offset, _HEAD_GUESS)
     if len(head) == _HEAD_GUESS and b"\n\n" not in head and b"\n\r\n" not in head:
-        head += stream.read(_MAX_HEADER - _HEAD_GUESS)
-    blank = _BLANK_LINE.search(head)
-    if not head.startswith(b"WARC/1.") or blank is None:
+        head += _read_at(stream, offset + _HEAD_GUESS, _MAX_HEADER - _HEAD_GUESS)
+    return _record_length(head, content_length)
+
+
+def _record_length(head: bytes, content_length: int | None = None) -> int | None:
+    """`_plain_record_length` of a record whose first bytes are `head`."""
+    if not head.startswith(b"WARC/1."):
         return None
-    newline = 2 if head[blank.start():blank.start() + 2] == b"\r\n" else 1
-    for line in head[:blank.start()].split(b"\n")[1:]:
+    # The first blank line ends the header (the block's own HTTP headers may follow it).
+    crlf, lf = head.find(b"\r\n\r\n"), head.find(b"\n\n")
+    if crlf != -1 and (lf == -1 or crlf < lf):
+        header_end, body_start, newline = crlf, crlf + 4, 2
+    elif lf != -1 and b"\n\r\n" not in head[:lf]:
+        header_end, body_start, newline = lf, lf + 2, 1
+    else:
+        blank = _BLANK_LINE.search(head)
+        if blank is None:
+            return None
+        header_end, body_start = blank.start(), blank.end()
+        newline = 2 if head[header_end:header_end + 2] == b"\r\n" else 1
+    if content_length is not None:
+        return body_start + content_length + 2 * newline
+    for line in head[:header_end].split(b"\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length" and value.strip().isdigit():
-            return blank.end() + int(value) + 2 * newline
+            return body_start + int(value) + 2 * newline
     return None
 
 
-def _wrong_length(stream: BinaryIO, offset: int) -> int | None:
+def _wrong_length(stream: BinaryIO, offset: int, content_length: int | None) -> int | None:
     """Whether the plain record at `offset` ends where its Content-Length says: None when it
     does (or the file ends there), else the offset of the record that really comes next (-1
     when none does, `_PAST_THE_END` when the file ends inside the record). The stream's
     position is left as it was."""
+    length = _plain_record_length(stream, offset, content_length)
+    if length is None:
+        return None  # not a header this reader can judge: FastWARC's reading stands
+    if offset + length > _size(stream) + 2:  # the trailing blank line may be cut
+        return _PAST_THE_END
+    if _read_at(stream, offset + length, 7) in (b"", b"WARC/1."):
+        return None
     here = stream.tell()
-    try:
-        length = _plain_record_length(stream, offset)
-        if length is None:
-            return None  # not a header this reader can judge: FastWARC's reading stands
-        stream.seek(0, io.SEEK_END)
-        if offset + length > stream.tell() + 2:  # the trailing blank line may be cut
-            return _PAST_THE_END
-        stream.seek(offset + length)
-        following = stream.read(7)
-        if following in (b"", b"WARC/1."):
-            return None
-        found = _next_boundary(stream, offset + 1, None, gzipped=False, strict=False)
-        return -1 if found is None else found
-    finally:
-        stream.seek(here)
+    found = _next_boundary(stream, offset + 1, None, gzipped=False, strict=False)
+    stream.seek(here)
+    return -1 if found is None else found
 
 
 def _one_record_per_member(stream: BinaryIO) -> bool:
@@ -448,18 +470,43 @@ def _record_end(stream: BinaryIO, offset: int, gzipped: bool) -> tuple[int, bool
 
 def _inflate_head(stream: BinaryIO, offset: int, size: int) -> bytes:
     """The first `size` decompressed bytes of the gzip member at `offset` (b"" if there is none)."""
-    stream.seek(offset)
     inflater = zlib.decompressobj(wbits=31)
     head = b""
     try:
         while len(head) < size and not inflater.eof:
-            data = inflater.unconsumed_tail or stream.read(16 * 1024)
+            data = inflater.unconsumed_tail
+            if not data:
+                data = _read_at(stream, offset, max(size // 2, 1024))
+                offset += len(data)
             if not data:
                 break
             head += inflater.decompress(data, size - len(head))
     except zlib.error:
         return b""
     return head
+
+
+def _read_at(stream: BinaryIO, offset: int, size: int) -> bytes:
+    """`size` bytes at `offset`, without moving the stream: the checks made while FastWARC
+    reads the same stream must not make it drop its buffer (pread on a local file)."""
+    try:
+        return os.pread(stream.fileno(), size, offset)
+    except (AttributeError, OSError, ValueError):  # not a local file (io.UnsupportedOperation)
+        here = stream.tell()
+        stream.seek(offset)
+        data = stream.read(size)
+        stream.seek(here)
+        return data
+
+
+def _size(stream: BinaryIO) -> int:
+    try:
+        return os.fstat(stream.fileno()).st_size
+    except (AttributeError, OSError, ValueError):
+        here = stream.tell()
+        size = stream.seek(0, io.SEEK_END)
+        stream.seek(here)
+        return size
 
 
 def _inflate_member(stream: BinaryIO, offset: int,
