@@ -65,11 +65,24 @@ def check(found: list[Record], newline: str, gzipped: bool) -> None:
 
 @pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
 @pytest.mark.parametrize("newline", ["\r\n", "\n"], ids=["CRLF", "LF"])
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized: the suite runs the same examples every time (bench/fuzz.py draws new ones).
+@settings(max_examples=25, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(found=records(max_size=6))
 def test_every_generated_record_ends_once_and_alone(found: list[Record], newline: str,
                                                     gzipped: bool) -> None:
     check(found, newline, gzipped)
+
+
+def test_a_length_running_over_a_whole_record_of_the_same_size_is_caught() -> None:
+    """Found by bench/fuzz.py: a request whose Content-Length is 40 too long, followed by a
+    record whose gzip member holds exactly the size the request claims; the gzip trailer's
+    size alone cannot tell them apart."""
+    found = [Record("tok000q"),
+             Record("tok001q", kind="request", content_type="application/pdf",
+                    encoding="gzip,deflate-zlib", chunked=True, length_error=40),
+             Record("tok002q", kind="metadata", record_id=None), Record("tok003q")]
+    check(found, "\r\n", gzipped=True)
 
 
 @pytest.mark.parametrize(("record", "becomes"), [
@@ -95,7 +108,7 @@ def test_http_variants_found_in_real_crawls(record: Record, becomes: str, newlin
     check(found, newline, gzipped)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=10, deadline=None, derandomize=True)
 @given(found=records(max_size=6), cut=st.integers(min_value=1, max_value=4000))
 def test_byte_ranges_of_a_generated_warc_read_each_record_once(found: list[Record],
                                                                cut: int) -> None:

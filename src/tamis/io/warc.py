@@ -146,6 +146,17 @@ def read_warc(stream: BinaryIO, *, file: str, start: int = 0, end: int | None = 
         return
 
 
+def _member_inside(stream: BinaryIO, start: int, end: int) -> bool:
+    """Whether a gzip member holding a WARC record starts in `[start, end)`."""
+    data = _read_at(stream, start, end - start)
+    found = data.find(_GZIP_MAGIC)
+    while found != -1:
+        if _is_gzip_record(stream, start + found):
+            return True
+        found = data.find(_GZIP_MAGIC, found + 1)
+    return False
+
+
 def _declared_length(record: WarcRecord) -> int | None:
     """The record's WARC Content-Length as written (FastWARC's `content_length` is what is
     left after the HTTP headers it parsed)."""
@@ -195,11 +206,15 @@ def _check_member(stream: BinaryIO, item: Item, offset: int, content_length: int
         size = int.from_bytes(_read_at(stream, member_end - 4, 4), "little")
     finally:
         stream.seek(here)
-    if size == expected % 2**32:
+    # The size can match by chance when the record ran over a whole next record of that very
+    # size (FastWARC then skips it): no other member may start inside this one.
+    if size == expected % 2**32 and not _member_inside(stream, offset + 1, member_end):
         return item
+    why = (f"{size} bytes, the header makes {expected}" if size != expected % 2**32
+           else "it runs over the start of another record's member")
     return ReadError({"file": file, "offset": offset},
                      f"the Content-Length of the record at byte {offset} {_MISMATCH} "
-                     f"({size} bytes, the header makes {expected}); {_LEFT_OUT}",
+                     f"({why}); {_LEFT_OUT}",
                      preview(head[:1024]), getattr(item, "id", None))
 
 
