@@ -32,10 +32,15 @@ def tamis_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def start_cli(*args: str) -> subprocess.Popen[str]:
-    """`tamis` in its own process group, as a shell runs a foreground command."""
+    """`tamis` in its own process group, as a shell runs a foreground command (with Ctrl-C's
+    default action: a test run from a background shell would pass SIGINT on ignored)."""
     return subprocess.Popen([sys.executable, "-m", "tamis", *args], env=ENV, text=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def small_corpus(folder: Path) -> Path:

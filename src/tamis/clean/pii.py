@@ -9,7 +9,8 @@ only digits (a bare 10-digit number) are not taken as phones at all.
 Each replacement is an edit with rule `pii.<kind>`, so the report counts them. By default the
 replaced text is *withheld* from the output records: the edit says where the address was and how
 long it was, never what it was (rebuilding the input from the output then gives `WITHHELD`
-characters there). Removed documents are written as they were when removed.
+characters there). Whatever else the run writes is redacted too (`Pii.redact_output`): removed
+documents, the originals of other rules' cuts, error records' raw bytes; see docs/pii.md.
 """
 
 from __future__ import annotations
