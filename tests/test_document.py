@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tamis.document import Change, Document, rebuild_input
+from tamis.document import Change, Document, _Piece, rebuild_input
 from tamis.text.normalize import Normalize
 
 ALPHABET = st.sampled_from(list("ab \n\t\u00e9e\u0301"))
@@ -94,3 +94,23 @@ def test_normalize_fixes_what_it_should() -> None:
     assert doc.text == "Caf\u00e9 au lait \u00e9t\u00e9\n\nsecond line"
     rules = {edit.rule for edit in doc.edits}
     assert {"normalize.mojibake", "normalize.whitespace"} <= rules
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet="ab \n", min_size=1, max_size=40), data=st.data())
+def test_many_changes_on_an_unedited_text_are_applied_as_one_by_one(text: str, data) -> None:
+    """The one-pass path for a text never edited gives the same text and edits as the general
+    path (forced here by cutting the same text into two unedited pieces)."""
+    cuts = sorted(data.draw(st.sets(st.integers(0, len(text)), max_size=8)))
+    changes = [Change(a, b, f"r{a}", replacement=data.draw(st.sampled_from(["", "x", "\n"])))
+               for a, b in zip(cuts[::2], cuts[1::2], strict=False) if a < b]
+    fast = Document("d", text)
+    fast.edit(changes)
+    general = Document("d", text)
+    middle = len(text) // 2
+    general._pieces = [_Piece(0, middle, text[:middle], None),
+                       _Piece(middle, len(text), text[middle:], None)]
+    general.edit(changes)
+    assert fast.text == general.text
+    assert fast.edits == general.edits
+    assert fast.rebuild_input() == text

@@ -31,7 +31,8 @@ from itertools import chain
 import regex
 
 from tamis.clean.lines import Lines, after_cut, lines_of
-from tamis.clean.shape import bullet, ends_sentence
+from tamis.clean.shape import bullet, ends_sentence, sentence
+from tamis.clean.units import units
 from tamis.document import Change, Document
 from tamis.step import Step, StepOptions, register
 
@@ -54,6 +55,23 @@ class BodyOptions(StepOptions):
     on_topic_share: float = 0.6
     # Blocks with fewer topic words per line than this (code, numbers) are not judged.
     min_topic_words_per_line: float = 0.5
+    # Units with fewer words than this (menu entries, buttons) are boilerplate by shape alone.
+    menu_words: int = 4
+    # A block sharing less than this share of its words with the body is foreign beyond doubt
+    # (whatever the cohesion), and its cut is never spared.
+    strong_share: float = 0.2
+    # Doubtful cuts (longer units, not foreign beyond doubt) that would take more than this
+    # share of the rest of the page are not made; `clean_spared_share` says how much was spared.
+    max_cut_share: float = 0.5
+    # ... and when it shares less than this share of what the body's own paragraphs share with
+    # each other (its cohesion).
+    cohesion_ratio: float = 1.0
+    # A block with more topic words than this many times the prose outside it is not judged by
+    # its words: with so little prose to compare, the list is more likely the article.
+    max_block_to_prose: float = 1.0
+    # A block where at least this share of lines read like sentences is prose, not a list of
+    # links or headlines: words it does not share with the body are not enough to cut it.
+    max_sentence_share: float = 0.5
     # A list where at least this share of lines holds a figure is a table, not a link list.
     table_share: float = 0.7
     # Lists announced by a line of prose ending in ":" belong to the article.
@@ -76,6 +94,8 @@ class Cut:
 
     rule: str
     detail: str
+    # False when the evidence leaves room for doubt (see `spare_most_of_it`).
+    sure: bool = True
 
 
 @register
@@ -90,25 +110,105 @@ class CleanBody(Step):
         if doc.text.count("\n") < 2:
             return  # a title and one line: no body to compare anything with
         lines = lines_of(doc)
-        cuts = judge_to_fixpoint(lines, self.options)
+        cuts, spared = decide(lines, self.options)
+        total = sum(len(lines.words[index]) for index in range(1, len(lines)))
+        cut = sum(len(lines.words[index]) for index in cuts)
+        doc.signals["clean_cut_share"] = cut / total if total else 0.0
+        doc.signals["clean_spared_share"] = spared / total if total else 0.0
         if cuts:
             keep = kept_lines(lines, cuts)
             doc.edit(changes_for(lines, cuts, keep, len(doc.text)))
             after_cut(doc, lines, [index for index, kept in enumerate(keep) if kept])
 
 
-def judge_to_fixpoint(lines: Lines, options: BodyOptions) -> dict[int, Cut]:
-    """Judge the lines, then judge the survivors again, until nothing more is cut."""
-    cuts: dict[int, Cut] = {}
-    alive = [index for index in range(len(lines)) if lines.words[index] or index == 0]
+def decide(lines: Lines, options: BodyOptions) -> tuple[dict[int, Cut], int]:
+    """The lines to cut and why, and the words spared because the cuts were in doubt.
+
+    Sure cuts are made first; the text they leave is judged again as a second cleaning would
+    judge it, until what is left to cut is only doubtful: made when small, spared when it
+    would take most of the page (`spare_most_of_it`). So cleaning the output again cuts
+    nothing more, and spares the same.
+    """
+    sure: dict[int, Cut] = {}
     while True:
-        verdict = judge([lines.text[i] for i in alive], [lines.words[i] for i in alive],
-                        [lines.topics[i] for i in alive], options)
-        if not verdict:
-            return cuts
-        for position, cut in verdict.items():
-            cuts[alive[position]] = cut
-        alive = [index for position, index in enumerate(alive) if position not in verdict]
+        cuts, groups = judge_to_fixpoint(lines, options, sure)
+        new = {index: cut for index, cut in cuts.items() if index not in sure}
+        doubtful = spare_most_of_it(lines, groups, new, options)
+        if not doubtful:
+            return cuts, 0
+        surely = {index: cut for index, cut in new.items() if index not in doubtful}
+        if not surely:
+            return sure, sum(len(lines.words[index]) for index in doubtful)
+        sure.update(surely)
+
+
+def judge_to_fixpoint(lines: Lines, options: BodyOptions, cuts: dict[int, Cut]
+                      ) -> tuple[dict[int, Cut], list[list[int]]]:
+    """Judge the units of the text `cuts` leave (paragraphs rejoined from wrapped lines),
+    then judge the surviving units again, until nothing more is cut. Returns all the cut
+    lines and the units judged first.
+
+    Once nothing more goes, the text that is left is read into units afresh (cutting lines can
+    change what looks wrapped); if they differ, judging goes on with them, so cleaning the
+    output again finds nothing more to cut.
+    """
+    cuts = dict(cuts)
+    groups = _units_left(lines, cuts)
+    everything = groups
+    while True:
+        verdict = judge([" ".join(lines.text[i].strip() for i in group) for group in groups],
+                        [[word for i in group for word in lines.words[i]] for group in groups],
+                        [[word for i in group for word in lines.topics[i]] for group in groups],
+                        options)
+        if verdict:
+            for position, cut in verdict.items():
+                for index in groups[position]:
+                    cuts[index] = cut
+            groups = [group for position, group in enumerate(groups) if position not in verdict]
+            continue
+        regrouped = _units_left(lines, cuts)
+        if regrouped == groups:
+            return cuts, everything
+        groups = regrouped
+
+
+def _units_left(lines: Lines, cuts: dict[int, Cut]) -> list[list[int]]:
+    """The units of the text the cuts leave, as line indices of the input."""
+    kept = [index for index, keep in enumerate(kept_lines(lines, cuts)) if keep]
+    text = [lines.text[index] for index in kept]
+    alive = [position for position, index in enumerate(kept)
+             if lines.words[index] or index == 0]
+    return [[kept[position] for position in group] for group in units(text, alive)]
+
+
+def spare_most_of_it(lines: Lines, groups: list[list[int]], cuts: dict[int, Cut],
+                     options: BodyOptions) -> set[int]:
+    """Keep when in doubt: the doubtful cut lines to spare, when they would take most of it.
+
+    Some cuts rest on strong evidence: a unit of a few words (a menu entry, a share button, a
+    label) is boilerplate by its shape, a block sharing almost none of its words with the body
+    (`strong_share`) is foreign to it, and a line that is no sentence outside the body's
+    stretch has boilerplate's shape and position. The others (a list sharing a fair part of
+    the body's words, a sentence or paragraph cut for where it stands) are in doubt. When those
+    would take more than `max_cut_share` of the longer units, the page is more likely an
+    article the rules do not fit (a changelog, a digest, a page of lists) than a page of junk:
+    they stay, and the words spared are a signal (`clean_spared_share`) a filter or the user
+    can act on.
+    """
+    left = doubtful = 0
+    doubtful_lines: set[int] = set()
+    for group in groups[1:]:
+        count = sum(len(lines.words[index]) for index in group)
+        cut = cuts.get(group[0])
+        if count < options.menu_words or (cut is not None and cut.sure):
+            continue
+        left += count
+        if cut is not None:
+            doubtful += count
+            doubtful_lines.update(group)
+    if not left or doubtful <= options.max_cut_share * left:
+        return set()
+    return doubtful_lines
 
 
 def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
@@ -124,7 +224,14 @@ def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
     if not vocabulary:
         return {}
     announced = _announced(text, words, prose, options)
-    off_topic = _off_topic_blocks(text, words, prose, topics, vocabulary, announced, options)
+    # How much a paragraph of this document's prose shares with the rest of it: a block is off
+    # topic only when it shares clearly less (a diverse changelog or digest shares little even
+    # with itself, a focused news story a lot).
+    threshold = min(options.off_topic_share,
+                    max(options.strong_share,
+                        options.cohesion_ratio * _cohesion(prose, topics, vocabulary)))
+    off_topic = _off_topic_blocks(text, words, prose, topics, vocabulary, announced, threshold,
+                                  options)
     scores = []
     for index in range(count):
         if index in off_topic:  # before prose: a sentence in an off-topic list is the list's
@@ -140,12 +247,19 @@ def judge(text: list[str], words: list[list[str]], topics: list[list[str]],
             scores.append(-options.short_line_penalty)
     first, last = _best_stretch(scores)
     cuts: dict[int, Cut] = {}
+    # Shape and position together are sure evidence only around a body bigger than what
+    # surrounds it; when the stretch is the smaller part, the page may not be what the rules
+    # expect (a list with a line of prose above it).
+    body_words = sum(len(words[index]) for index in range(first, last))
+    edge_words = sum(len(words[index]) for index in range(1, count) if not first <= index < last)
     for index in range(1, count):
         if index in off_topic:
             cuts[index] = off_topic[index]
         elif not first <= index < last:
             where = "before" if index < first else "after"
-            cuts[index] = Cut(BOILERPLATE, f"{where} the main body")
+            sure = edge_words <= body_words and not prose[index] and \
+                not sentence(text[index], len(words[index]))
+            cuts[index] = Cut(BOILERPLATE, f"{where} the main body", sure)
     _name_fragment(text, words, cuts, last, options)
     return cuts
 
@@ -163,6 +277,14 @@ def _share_outside(topics: list[str], vocabulary: Counter[str], own: Counter[str
     return len([word for word in topics if vocabulary[word] > own[word]]) / len(topics)
 
 
+def _cohesion(prose: list[bool], topics: list[list[str]], vocabulary: Counter[str]) -> float:
+    """The median share of a prose line's topic words that other prose lines use."""
+    shares = sorted(_share_outside(topics[index], vocabulary, Counter(set(topics[index])))
+                    for index in range(len(topics))
+                    if prose[index] and len(set(topics[index])) >= 3)
+    return shares[len(shares) // 2] if len(shares) >= 3 else 1.0
+
+
 def _share_in(topics: list[str], vocabulary: Counter[str]) -> float:
     if not topics:
         return 0.0
@@ -171,7 +293,7 @@ def _share_in(topics: list[str], vocabulary: Counter[str]) -> float:
 
 def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool],
                       topics: list[list[str]], vocabulary: Counter[str], announced: set[int],
-                      options: BodyOptions) -> dict[int, Cut]:
+                      threshold: float, options: BodyOptions) -> dict[int, Cut]:
     """Lines in blocks whose words the prose does not use, with the cut for each."""
     prose_words = sum(len(topics[index]) for index in range(len(text)) if prose[index])
     # Bulleted lists first, whole; then runs of short lines (a list of headlines where some
@@ -189,15 +311,18 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
         block_topics = [word for index in block for word in topics[index]]
         if len(block_topics) < options.min_topic_words_per_line * len(block):
             continue  # code, figures, symbols: nothing to compare
-        if _is_table(text, block, options):
+        if _is_table(text, block, options) or _reads_as_prose(text, words, block, options):
             continue
+        outside = prose_words - sum(len(topics[index]) for index in block if prose[index])
+        if len(block_topics) > options.max_block_to_prose * outside:
+            continue  # more words than the prose it is compared with: the body, not a list
         own: Counter[str] = Counter()
         if any(prose[index] for index in block):
             if sum(len(topics[index]) for index in block if prose[index]) * 2 > prose_words:
                 continue  # the block holds most of the prose: it is the body
             own.update(chain.from_iterable(set(topics[index]) for index in block if prose[index]))
         share = _share_outside(block_topics, vocabulary, own)
-        if share >= options.off_topic_share:
+        if share >= threshold:
             continue
         listed = len(block) >= options.min_list_lines
         if options.keep_headings and not listed and block[-1] + 1 < len(text) \
@@ -205,13 +330,22 @@ def _off_topic_blocks(text: list[str], words: list[list[str]], prose: list[bool]
             continue  # a short line between two paragraphs: a subheading
         kind = "list" if listed else "short line"
         cut = Cut(LINK_LIST if listed else BOILERPLATE,
-                  f"{kind} sharing {share:.0%} of its words with the body")
+                  f"{kind} sharing {share:.0%} of its words with the body",
+                  share < options.strong_share)
         for index in block:
             cuts[index] = cut
         heading = block[0] - 1
         if listed and heading > 0 and not prose[heading] and heading not in cuts:
-            cuts[heading] = Cut(LINK_LIST, f"heading of a {cut.detail}")
+            cuts[heading] = Cut(LINK_LIST, f"heading of a {cut.detail}", cut.sure)
     return cuts
+
+
+def _reads_as_prose(text: list[str], words: list[list[str]], block: range,
+                    options: BodyOptions) -> bool:
+    """A block of sentences is the article's own text (a dialogue, steps, a Q&A), not a list
+    of links or headlines, whatever its words."""
+    sentences = sum(sentence(text[index], len(words[index])) for index in block)
+    return sentences >= options.max_sentence_share * len(block)
 
 
 def _is_table(text: list[str], block: range, options: BodyOptions) -> bool:

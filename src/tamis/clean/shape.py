@@ -14,7 +14,7 @@ import regex
 _SENTENCE_END = regex.compile(r"[.!?。！？…](?:[\"'”’»)\]]*)$")
 _LAST_CHARS = frozenset(".!?。！？…\"'”’»)]")  # a cheap test before the pattern
 # A list item starts with a bullet glyph, a dash, or a short number such as "1." or "2)".
-_BULLET = regex.compile(r"^(?:[\p{Pd}•·*▪►▸◦‣○●■□>»]|\d{1,2}[.)])\s")
+_BULLET = regex.compile(r"^\s*(?:[\p{Pd}•·*+▪►▸◦‣○●■□>»]|\d{1,2}[.)])\s")
 
 # Words shorter than this are mostly function words ("the", "und", "les"); only longer words
 # carry the topic, so only they count when a line is compared with the body.
@@ -30,6 +30,11 @@ def ends_sentence(line: str) -> bool:
 def bullet(line: str) -> bool:
     """True when the line starts like a list item."""
     return len(line) > 1 and not line[0].isalpha() and _BULLET.match(line) is not None
+
+
+def sentence(line: str, word_count: int, min_words: int = 4) -> bool:
+    """True when the line reads like a sentence: a few words and a final full stop (or ? !)."""
+    return word_count >= min_words and ends_sentence(line)
 
 
 def topic_words(words: list[str]) -> list[str]:

@@ -54,13 +54,13 @@ from tamis.dedup.outofcore import (
 from tamis.document import Document
 from tamis.step import GlobalStep, StepOptions, register
 from tamis.text import split
+from tamis.text.hashing import ngram_hashes
 from tamis.text.split import tokens_of_chunks
 
 _MARKS = regex.compile(r"\p{Mn}+")
 _PUNCTUATION = regex.compile(r"[\p{P}\p{S}]+")
 _DIGITS = regex.compile(r"\d")
 _SEPARATOR = "\x01"
-_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # combines word hashes into n-gram hashes
 _KEY_MASK = (1 << 63) - 1
 _PACKED = np.dtype("<u8")  # how the memo stores word hashes
 _CACHE_BYTES = 256 * 1024  # about a core's L2 cache
@@ -173,14 +173,7 @@ def shingle_hashes(hashes: np.ndarray, ngram: int) -> np.ndarray:
     the word hashes. Repeated n-grams stay repeated: a minimum does not care."""
     if not len(hashes):
         return hashes
-    ngram = min(ngram, len(hashes))
-    count = len(hashes) - ngram + 1
-    combined = hashes[:count].copy()
-    with np.errstate(over="ignore"):
-        for offset in range(1, ngram):
-            combined *= _MULTIPLIER
-            combined += hashes[offset: offset + count]
-    return combined
+    return ngram_hashes(hashes, min(ngram, len(hashes)))
 
 
 class MinHasher:

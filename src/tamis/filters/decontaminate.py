@@ -55,6 +55,7 @@ from pydantic import Field, field_validator
 from tamis.config import ConfigError
 from tamis.document import Change, Document
 from tamis.step import Step, StepOptions, register
+from tamis.text import hashing
 
 RULE = "decontaminate"
 # Bump when words, hashes or the index layout change: old cached indexes are then ignored.
@@ -71,7 +72,6 @@ _SPACELESS = re.compile(f"[{_RANGES}]")
 _PIECES = re.compile(f"[{_RANGES}]|[^{_RANGES}]+")
 # What a cut takes after its last word: the punctuation stuck to it ("Paris." loses the dot).
 _TRAILING = regex.compile(r"[^\s\w]*")
-_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so multiplying by it is a bijection
 _JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 
 
@@ -119,15 +119,9 @@ def word_hashes(words: list[str]) -> np.ndarray:
 
 def ngram_hashes(words: list[str], n: int) -> np.ndarray:
     """The 64-bit hash of every run of `n` consecutive words, in text order."""
-    count = len(words) - n + 1
-    if count <= 0:
+    if len(words) < n:
         return np.empty(0, dtype=np.uint64)
-    each = word_hashes(words)
-    hashes = each[:count].copy()
-    for offset in range(1, n):
-        hashes *= _MULTIPLIER
-        hashes += each[offset:offset + count]
-    return hashes
+    return hashing.ngram_hashes(word_hashes(words), n)
 
 
 # -- benchmark files ------------------------------------------------------------------------

@@ -16,7 +16,9 @@ from operator import itemgetter
 
 import numpy as np
 
+from tamis.kernel import core
 from tamis.signals.charsets import PUNCTUATION_CHARS
+from tamis.text.hashing import ngram_hashes
 from tamis.text.split import Split
 
 GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
@@ -83,21 +85,13 @@ def duplicates(items: list[str]) -> tuple[int, int]:
     return count, chars
 
 
-# Odd 64-bit multiplier for combining word hashes into n-gram hashes (wrapping arithmetic).
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
 def _ngram_hashes(word_hashes: np.ndarray, max_n: int) -> dict[int, list[int]]:
-    """One hash per word n-gram for every n up to `max_n`, each size extending the last."""
+    """One hash per word n-gram for every n from 2 to `max_n` that the words reach."""
     hashes: dict[int, list[int]] = {}
-    combined = word_hashes.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        for n in range(2, max_n + 1):
-            m = len(word_hashes) - n + 1
-            if m <= 0:
-                break
-            combined = combined[:m] * _MIX + word_hashes[n - 1:].astype(np.uint64)
-            hashes[n] = combined.tolist()
+    for n in range(2, max_n + 1):
+        if len(word_hashes) < n:
+            break
+        hashes[n] = ngram_hashes(word_hashes, n).tolist()
     return hashes
 
 
@@ -169,15 +163,36 @@ def gopher_repetition(split: Split) -> dict[str, float]:
         "gopher_dup_line_frac": line_count / len(lines),
         "gopher_dup_line_char_frac": line_chars / length,
     }
-    prefix = np.concatenate(([0], np.cumsum(split.word_lengths)))
-    hashes = _ngram_hashes(split.word_hashes, DUPLICATE_NGRAM_SIZES[-1])
-    for n in TOP_NGRAM_SIZES:
-        chars = _top_ngram_chars(hashes[n], n, prefix) if n in hashes else 0
+    top, duplicated = repeated_ngram_chars(split.word_hashes, split.word_lengths)
+    for n, chars in zip(TOP_NGRAM_SIZES, top, strict=True):
         signals[f"gopher_top_{n}_gram_char_frac"] = chars / length
+    for n, chars in zip(DUPLICATE_NGRAM_SIZES, duplicated, strict=True):
+        signals[f"gopher_dup_{n}_gram_char_frac"] = chars / length
+    return signals
+
+
+def repeated_ngram_chars(word_hashes: np.ndarray,
+                         word_lengths: np.ndarray) -> tuple[list[int], list[int]]:
+    """Characters of the top 2-4-grams and of the duplicated 5-10-grams (compiled core)."""
+    if core is None or not len(word_hashes):
+        return repeated_ngram_chars_reference(word_hashes, word_lengths)
+    top, duplicated = core.repeated_ngram_chars(
+        word_hashes.astype(np.uint64), word_lengths.astype(np.uint64),
+        list(TOP_NGRAM_SIZES), list(DUPLICATE_NGRAM_SIZES))
+    return top, duplicated
+
+
+def repeated_ngram_chars_reference(word_hashes: np.ndarray,
+                                   word_lengths: np.ndarray) -> tuple[list[int], list[int]]:
+    """The Python reference of `repeated_ngram_chars`."""
+    prefix = np.concatenate(([0], np.cumsum(word_lengths)))
+    hashes = _ngram_hashes(word_hashes, DUPLICATE_NGRAM_SIZES[-1])
+    top = [_top_ngram_chars(hashes[n], n, prefix) if n in hashes else 0 for n in TOP_NGRAM_SIZES]
     # A repeated (n+1)-gram contains a repeated n-gram: once a size has none, larger ones neither.
+    duplicated = []
     none_left = False
     for n in DUPLICATE_NGRAM_SIZES:
         chars = 0 if none_left or n not in hashes else _duplicated_ngram_chars(hashes[n], n, prefix)
         none_left = chars == 0
-        signals[f"gopher_dup_{n}_gram_char_frac"] = chars / length
-    return signals
+        duplicated.append(chars)
+    return top, duplicated

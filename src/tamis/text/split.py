@@ -37,6 +37,7 @@ import numpy as np
 import regex
 
 from tamis.document import Document
+from tamis.kernel import core
 from tamis.text._spacy_en import INFIX, PREFIX, SPECIAL_CASES, SUFFIX, URL
 
 _PREFIX = re.compile(PREFIX).search
@@ -207,9 +208,34 @@ def tokens_of_chunks(chunks: list[str]) -> list[list[str]]:
     return tokens
 
 
+# The compiled core's tokenizer: the same words from a memo of chunk tokens kept in Rust, the
+# commonest ASCII shapes split there, and every other new chunk split by `_chunk_tokens` above.
+_TOKENIZER = None if core is None else core.Tokenizer(
+    list(SPECIAL_CASES), _chunk_tokens, _CHUNK_CACHE_LIMIT)
+
+
+def _words_and_line_starts(text: str) -> tuple[list[str], list[int]]:
+    """The words of `text` and where each line's words begin (then the word count)."""
+    if _TOKENIZER is not None:
+        try:
+            return _TOKENIZER.words(text)
+        except UnicodeEncodeError:  # lone surrogates: only the Python reference takes them
+            pass
+    return words_and_line_starts_reference(text)
+
+
+def words_and_line_starts_reference(text: str) -> tuple[list[str], list[int]]:
+    """The Python reference of `_words_and_line_starts`, which the core must match."""
+    chunk_tokens = tokens_of_chunks(text.split())
+    words = list(chain.from_iterable(chunk_tokens))
+    words_before_chunk = list(accumulate(map(len, chunk_tokens), initial=0))
+    chunks_before_line = accumulate((len(line.split()) for line in text.split("\n")), initial=0)
+    return words, [words_before_chunk[i] for i in chunks_before_line]
+
+
 def split_words(line: str) -> list[str]:
     """The word tokens of one line (see the module docstring for the rules)."""
-    return list(chain.from_iterable(tokens_of_chunks(line.split())))
+    return _words_and_line_starts(line)[0]
 
 
 class Split:
@@ -237,16 +263,18 @@ class Split:
         return tokens_of_chunks(self.chunks)
 
     @cached_property
+    def _words_and_line_starts(self) -> tuple[list[str], list[int]]:
+        return _words_and_line_starts(self.text)
+
+    @cached_property
     def words(self) -> list[str]:
         """The word tokens of the text, in order."""
-        return list(chain.from_iterable(self.chunk_tokens))
+        return self._words_and_line_starts[0]
 
     @cached_property
     def line_word_starts(self) -> list[int]:
         """The index in `words` where each line's words begin, then `len(words)`."""
-        words_before_chunk = list(accumulate(map(len, self.chunk_tokens), initial=0))
-        chunks_before_line = accumulate((len(line.split()) for line in self.lines), initial=0)
-        return [words_before_chunk[i] for i in chunks_before_line]
+        return self._words_and_line_starts[1]
 
     def line_words(self, index: int) -> list[str]:
         """The words of line `index`."""
