@@ -156,10 +156,7 @@ def judge_to_fixpoint(lines: Lines, options: BodyOptions, cuts: dict[int, Cut]
     groups = _units_left(lines, cuts)
     everything = groups
     while True:
-        verdict = judge([" ".join(lines.text[i].strip() for i in group) for group in groups],
-                        [[word for i in group for word in lines.words[i]] for group in groups],
-                        [[word for i in group for word in lines.topics[i]] for group in groups],
-                        options)
+        verdict = judge(*_joined(lines, groups), options)
         if verdict:
             for position, cut in verdict.items():
                 for index in groups[position]:
@@ -170,6 +167,23 @@ def judge_to_fixpoint(lines: Lines, options: BodyOptions, cuts: dict[int, Cut]
         if regrouped == groups:
             return cuts, everything
         groups = regrouped
+
+
+def _joined(lines: Lines, groups: list[list[int]]
+            ) -> tuple[list[str], list[list[str]], list[list[str]]]:
+    """The text, words and topic words of each unit (a line's own lists when it is alone)."""
+    text, words, topics = [], [], []
+    for group in groups:
+        if len(group) == 1:
+            index = group[0]
+            text.append(lines.text[index])
+            words.append(lines.words[index])
+            topics.append(lines.topics[index])
+        else:
+            text.append(" ".join(lines.text[index].strip() for index in group))
+            words.append([word for index in group for word in lines.words[index]])
+            topics.append([word for index in group for word in lines.topics[index]])
+    return text, words, topics
 
 
 def _units_left(lines: Lines, cuts: dict[int, Cut]) -> list[list[int]]:
