@@ -203,7 +203,7 @@ def test_missing_ids_fall_back_to_file_and_line(tmp_path: Path) -> None:
                        config=reading_config(), workers=1)
     kept = read_output(tmp_path / "out", "kept")
     assert [record["id"] for record in kept] == ["in.jsonl:1", "in.jsonl:3"]
-    assert kept[1]["metadata"] == {"lang": "en"}
+    assert json.loads(kept[1]["metadata"]) == {"lang": "en"}
 
 
 def test_oversized_record_is_an_error_and_reading_goes_on(tmp_path: Path) -> None:

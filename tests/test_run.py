@@ -58,7 +58,8 @@ def test_run_conserves_and_splits_one_file_into_byte_ranges(web_jsonl: Path, sma
     assert sorted(record["id"] for record in records) == sorted(expected)
     by_id = {record["id"]: record for record in records}
     for line_number, doc_id in enumerate(expected, start=1):
-        assert by_id[doc_id]["source"] == {"file": "neardup.jsonl", "line": line_number}
+        assert by_id[doc_id]["source"] == {"file": "neardup.jsonl", "offset": -1,
+                                           "line": line_number}
     # The neardup set repeats some texts exactly: the exact step removes them, naming a kept one.
     kept_ids = {record["id"] for record in read_output(tmp_path / "out", "kept")}
     duplicates = [r for r in records if r.get("removed_by", {}).get("rule") == "exact_duplicate"]

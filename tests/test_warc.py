@@ -294,7 +294,7 @@ def test_a_run_on_warc_files_accounts_for_every_record(tmp_path: Path) -> None:
     ids = {record["id"] for record in records}
     assert "<urn:uuid:e9e41f63-d478-42d0-bca8-1af2be3245a3>" in ids
     escopete = [record for record in read_output(out, "kept")
-                if record["metadata"]["url"].endswith("/Escopete")]
+                if record["url"].endswith("/Escopete")]
     assert len(escopete) == 2 and all("Escopete" in record["text"] for record in escopete)
 
 

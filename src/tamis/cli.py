@@ -2,7 +2,8 @@
 
 Exit codes: 0 the run finished (error records included); 2 bad usage or config; 3 no usable
 input; 4 the output folder cannot be used (or another run writes it); 5 a worker died (rerun to
-resume); 130 interrupted, 128 + N stopped by signal N (rerun to resume); 1 an unexpected
+resume); 6 the environment lacks something (an optional package, credentials, a reachable URL,
+a model file); 130 interrupted, 128 + N stopped by signal N (rerun to resume); 1 an unexpected
 internal error.
 """
 
@@ -24,6 +25,8 @@ from tamis.api import CleanError, clean_file
 from tamis.config import PRESETS, ConfigError, load_config
 from tamis.dedup.near import choose_bands, collision_probability
 from tamis.document import Document
+from tamis.environment import EnvironmentProblem
+from tamis.environment import explain as environment_problem
 from tamis.io.inputs import InputError
 from tamis.report.html import write_report
 from tamis.report.inspect import find_record, print_record, record_html
@@ -32,6 +35,7 @@ from tamis.runner.job import Terminated
 from tamis.runner.layout import OutputError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_RUN = 0, 1, 2, 3, 4, 5
+EXIT_ENVIRONMENT = 6
 EXIT_INTERRUPTED = 130
 
 EPILOG = """\
@@ -42,9 +46,11 @@ examples:
   tamis clean page.txt --explain
   tamis report out/                 # writes out/report.html
   tamis inspect out/ --id ID
+  tamis tokenize out/ --tokenizer tokenizer.json -o tokens/
 
 exit codes: 0 finished (error records included), 2 bad usage or config, 3 no usable input,
 4 output folder unusable or in use by another run, 5 a worker died (rerun to resume),
+6 something missing from the environment (package, credentials, network, model file),
 130 interrupted, 143 stopped by SIGTERM (rerun to resume)
 """
 
@@ -56,6 +62,7 @@ KNOWN_ERRORS: tuple[tuple[type[Exception], str, int], ...] = (
     (OutputError, "output error", EXIT_OUTPUT),
     (CleanError, "error", EXIT_INPUT),
     (RunError, "run stopped", EXIT_RUN),
+    (EnvironmentProblem, "environment", EXIT_ENVIRONMENT),
 )
 
 
@@ -87,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  "the output")
     run_parser.add_argument("--limit", type=_positive, default=None, metavar="N",
                             help="stop after N input records (in input order)")
+    run_parser.add_argument("--sample", type=_sample_fraction, default=None, metavar="FRACTION",
+                            help="keep this fraction of the input records (0 < FRACTION <= 1), "
+                                 "chosen by a hash of their id: the same records whatever the "
+                                 "workers")
     run_parser.add_argument("--overwrite", action="store_true",
                             help="replace an earlier run's outputs in OUT")
     run_parser.add_argument("--executor", choices=("local", "ray"), default=None,
@@ -129,6 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
                                 help="the document id")
     inspect_parser.add_argument("--html", metavar="PAGE",
                                 help="also write the view as an HTML page")
+    tokenize_parser = commands.add_parser(
+        "tokenize", help="write a run's kept documents as token-id shards for training",
+        description="Tokenize OUT's kept documents with a Hugging Face tokenizers file into "
+                    "memory-mappable shards under DIR: one .tokens file (uint16 or uint32 ids, "
+                    "EOS after each document) and one .index file (uint64 document ends) per "
+                    "kept part, and tokenize.json. Rerunning resumes; the bytes are the same.")
+    tokenize_parser.add_argument("output", metavar="OUT", help="a finished run's output folder")
+    tokenize_parser.add_argument("--tokenizer", required=True, metavar="PATH",
+                                 help="a Hugging Face tokenizers JSON file (tokenizer.json)")
+    tokenize_parser.add_argument("-o", "--to", required=True, dest="target", metavar="DIR",
+                                 help="folder for the shards (created if missing)")
+    tokenize_parser.add_argument("--eos", metavar="TOKEN", default=None,
+                                 help="the end-of-document token (default: the first of "
+                                      "<|endoftext|>, </s>, <eos>... the vocabulary has)")
     bands_parser = commands.add_parser(
         "bands", help="pick MinHash bands x rows for a Jaccard threshold; show the S-curve",
         description="Choose the bands x rows (within a budget of hashes) whose LSH S-curve best "
@@ -154,6 +179,16 @@ def _fraction(value: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
     if not 0 < number < 1:
         raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {number}")
+    return number
+
+
+def _sample_fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0 < number <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {number}")
     return number
 
 
@@ -183,8 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _inspect(args, err)
         if args.command == "bands":
             return _bands(args, err)
+        if args.command == "tokenize":
+            return _tokenize(args, err)
         return _clean(args)
-    except (ConfigError, InputError, OutputError, CleanError, RunError) as error:
+    except (ConfigError, InputError, OutputError, CleanError, RunError,
+            EnvironmentProblem) as error:
         label, code = next((label, code) for kind, label, code in KNOWN_ERRORS
                            if isinstance(error, kind))
         err.print(f"[red]{label}:[/] {escape(str(error))}")
@@ -197,6 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print("interrupted; rerun the same command to resume")
         return EXIT_INTERRUPTED
     except Exception as error:
+        problem = environment_problem(error)
+        if problem is not None:
+            err.print(f"[red]environment:[/] {escape(str(problem))}")
+            return EXIT_ENVIRONMENT
         if os.environ.get("TAMIS_DEBUG"):
             raise
         err.print(f"[red]internal error:[/] {type(error).__name__}: {escape(str(error))}\n"
@@ -208,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, err: Console) -> int:
     result = run(args.inputs, args.output, preset=args.preset, config=args.config,
                  workers=args.workers, limit=args.limit, overwrite=args.overwrite,
-                 quiet=args.quiet, executor=args.executor, address=args.address)
+                 quiet=args.quiet, executor=args.executor, address=args.address,
+                 sample=args.sample)
     for warning in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(str(warning))}")
     if not args.quiet:
@@ -279,6 +322,24 @@ def _inspect(args: argparse.Namespace, err: Console) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _tokenize(args: argparse.Namespace, err: Console) -> int:
+    from tamis.signals.tokens import TokenizerError
+    from tamis.tokenize import TokenizeError, tokenize_run
+
+    try:
+        result = tokenize_run(args.output, args.tokenizer, args.target, eos=args.eos)
+    except TokenizerError as error:
+        err.print(f"[red]usage error:[/] --tokenizer: {escape(str(error))}")
+        return EXIT_USAGE
+    except TokenizeError as error:
+        err.print(f"[red]input error:[/] {escape(str(error))}")
+        return EXIT_INPUT
+    resumed = f" ({result.skipped} already done)" if result.skipped else ""
+    err.print(f"wrote {result.shards} shards{resumed}: {result.documents:,} documents, "
+              f"{result.tokens:,} tokens in {result.output}")
+    return EXIT_OK
 
 
 def _bands(args: argparse.Namespace, err: Console) -> int:

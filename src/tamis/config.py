@@ -46,13 +46,24 @@ class InputOptions(_Strict):
                                  description="target input bytes per shard")
     max_record_size: ByteSize = Field(default=ByteSize(64 * 1024**2), gt=0,
                                       description="larger records become error records")
+    sample: float | None = Field(
+        default=None, gt=0, le=1,
+        description="keep this fraction of the input records, chosen by a hash of their id: "
+                    "the same records whatever the workers or shards (the rest are counted as "
+                    "skipped, 'sampled_out')")
 
 
 class OutputOptions(_Strict):
     """How records are written."""
 
     format: Literal["jsonl", "parquet"] = "jsonl"
+    compression: Literal["zstd", "gzip", "none"] = Field(
+        default="zstd", description="how JSON lines parts are compressed (.jsonl.zst, "
+                                    ".jsonl.gz, .jsonl); Parquet parts are always zstd inside")
     compression_level: int = Field(default=3, ge=1, le=19)
+    fields: list[Literal["id", "text", "url", "metadata", "source", "signals", "edits"]] | None = (
+        Field(default=None, description="the columns of kept/ (a lean training output, e.g. "
+                                        "[id, text, url]); none: every column"))
 
 
 class LimitsOptions(_Strict):

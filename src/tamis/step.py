@@ -45,6 +45,10 @@ class Step:
 
     name: ClassVar[str]
     Options: ClassVar[type[StepOptions]] = StepOptions
+    # The names of the signals the step may put in `doc.signals` (floats). The run declares its
+    # output schema from them before the first document (`tamis.io.schema`); a step whose
+    # names depend on its options sets `self.signals` in `__init__`.
+    signals: tuple[str, ...] = ()
 
     def __init__(self, options: StepOptions | None = None) -> None:
         self.options = options if options is not None else self.Options()

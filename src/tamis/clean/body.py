@@ -103,6 +103,7 @@ class CleanBody(Step):
     """Cut link lists, menus, boilerplate and dangling fragments around the main body."""
 
     name = "clean_body"
+    signals = ("clean_cut_share", "clean_spared_share")
     Options = BodyOptions
     options: BodyOptions
 

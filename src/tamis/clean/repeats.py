@@ -26,6 +26,7 @@ class RepeatedLead(Step):
     """Signals `repeated_lead_lines` (count) and `repeated_lead_fraction` (share of characters)."""
 
     name = "repeated_lead"
+    signals = ("repeated_lead_lines", "repeated_lead_fraction")
     Options = RepeatOptions
     options: RepeatOptions
 

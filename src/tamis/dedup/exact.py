@@ -1,4 +1,4 @@
-"""Exact deduplication: the first document with a given normalised text is kept.
+"""Exact deduplication: the first document with a given normalised text (or URL) is kept.
 
 The key is xxhash-128 of the text after case and whitespace folding, so copies that differ only
 in spacing or capitals are still copies. Input order (shard, then position) decides which copy
@@ -9,6 +9,10 @@ be sorted within it (about `BYTES_PER_HASH` bytes a document), they are spilled 
 files by their top bits and each partition, which holds every copy of its texts, is sorted
 alone. Ids are joined by node ranges of the same budget (`outofcore.Removals`). Nothing here is
 held per document of the corpus, and the output is the same at any budget.
+
+With `key: url` the key is the document's URL instead (`normalized_url`: the same page fetched
+twice, over http and https, with or without `www.`, a fragment or its query parameters in
+another order, is one key); documents without a URL are left alone.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +38,7 @@ from tamis.dedup.outofcore import (
     scratch,
 )
 from tamis.document import Document
+from tamis.io.schema import split_url
 from tamis.step import GlobalStep, StepOptions, register
 from tamis.text import split
 
@@ -43,6 +49,24 @@ BYTES_PER_HASH = 96
 
 class ExactOptions(StepOptions):
     lowercase: bool = True
+    # What makes two documents copies: their normalised text, or their normalised URL.
+    key: Literal["text", "url"] = "text"
+
+
+def normalized_url(url: str) -> str:
+    """A URL as a dedup key: scheme dropped (http = https), host lower-cased without `www.` and
+    without a default port, the fragment dropped, query parameters sorted, an empty path `/`."""
+    try:
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").rstrip(".")
+        port = parts.port
+    except ValueError:  # a malformed URL: compared as written
+        return url.strip()
+    host = host.removeprefix("www.")
+    if port is not None and port not in (80, 443):
+        host = f"{host}:{port}"
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    return f"{host}{parts.path or '/'}" + (f"?{query}" if query else "")
 
 
 @register
@@ -54,6 +78,11 @@ class ExactDedup(GlobalStep):
     options: ExactOptions
 
     def collect(self, doc: Document) -> dict[str, Any] | None:
+        if self.options.key == "url":
+            url = split_url(doc.metadata)[0]
+            if not url:
+                return None
+            return {"hash": xxhash.xxh3_128_digest(normalized_url(url).encode("utf-8"))}
         folded = " ".join(split(doc).chunks)  # the shared split's whitespace chunks
         if self.options.lowercase:
             folded = folded.lower()
@@ -86,12 +115,15 @@ class ExactDedup(GlobalStep):
             removals.add(copies["node"], first[~new_text], high=copies["high"],
                          low=copies["low"])
 
+        rule, same = (("url_duplicate", "same URL as ") if self.options.key == "url"
+                      else ("exact_duplicate", "same text as "))
+
         def columns(table: pa.Table) -> dict[str, pa.Array]:
             keeper = table.column("duplicate_of")
             clusters = [f"{high:016x}{low:016x}" for high, low in zip(
                 table.column("high").to_pylist(), table.column("low").to_pylist(), strict=True)]
-            return {"rule": pa.array(["exact_duplicate"] * table.num_rows, pa.string()),
-                    "detail": pc.binary_join_element_wise("same text as ", keeper, ""),
+            return {"rule": pa.array([rule] * table.num_rows, pa.string()),
+                    "detail": pc.binary_join_element_wise(same, keeper, ""),
                     "cluster": pa.array(clusters, pa.string())}
 
         yield from removals.decisions(columns)

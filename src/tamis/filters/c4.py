@@ -26,6 +26,7 @@ class C4Quality(Step):
     sentences left."""
 
     name = "c4"
+    signals = ("c4_sentences", "c4_dropped_lines_frac")
     Options = C4Options
     options: C4Options
 

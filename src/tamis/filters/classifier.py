@@ -49,6 +49,7 @@ class Classifier(Step):
     def __init__(self, options: ClassifierOptions | None = None) -> None:
         super().__init__(options)
         o = self.options
+        self.signals = (o.signal,)
         try:
             self.model = load_classifier(o.model)
         except ValueError as error:

@@ -34,6 +34,8 @@ class FineWebQuality(Step):
     other, or that are lists (many newlines per word)."""
 
     name = "fineweb_quality"
+    signals = ("fineweb_lines", "fineweb_line_punct_ratio", "fineweb_short_line_ratio",
+               "fineweb_char_dup_ratio", "fineweb_list_ratio")
     Options = FineWebQualityOptions
     options: FineWebQualityOptions
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from tamis.document import Document
 from tamis.filters.thresholds import Fraction, NonNegative, Threshold, first_failure
-from tamis.signals.gopher import GOPHER_STOP_WORDS, gopher_quality, gopher_repetition
+from tamis.signals.gopher import (
+    GOPHER_STOP_WORDS,
+    REPETITION_SIGNALS,
+    gopher_quality,
+    gopher_repetition,
+)
 from tamis.step import Step, StepOptions, register
 from tamis.text.split import split
 
@@ -52,6 +57,9 @@ class GopherQuality(Step):
     symbol-heavy, mostly bullets or trailing ellipses, few alphabetic words, no stop words."""
 
     name = "gopher_quality"
+    signals = ("gopher_word_count", "gopher_mean_word_length", "gopher_hash_ratio",
+               "gopher_ellipsis_ratio", "gopher_bullet_lines_ratio",
+               "gopher_end_ellipsis_lines_ratio", "gopher_alpha_words_ratio", "gopher_stop_words")
     Options = GopherQualityOptions
     options: GopherQualityOptions
 
@@ -99,6 +107,7 @@ class GopherRepetition(Step):
     taking a large share of the text, or many characters in repeated n-grams."""
 
     name = "gopher_repetition"
+    signals = REPETITION_SIGNALS
     Options = GopherRepetitionOptions
     options: GopherRepetitionOptions
 

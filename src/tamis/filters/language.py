@@ -26,6 +26,7 @@ class Language(Step):
     """Label the language and remove documents that are not confidently in a wanted one."""
 
     name = "language"
+    signals = ("language_score",)
     Options = LanguageOptions
     options: LanguageOptions
 

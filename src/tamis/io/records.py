@@ -39,11 +39,14 @@ class ReadError:
     error: str
     raw: str = ""
     id: str | None = None
+    url: str | None = None  # where known (an extraction or step failure), for the report
 
     def to_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {"source": self.source, "error": self.error, "raw": self.raw}
         if self.id is not None:
             record["id"] = self.id
+        if self.url is not None:
+            record["url"] = self.url
         return record
 
 

