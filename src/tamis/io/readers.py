@@ -148,7 +148,12 @@ def read_shard(shard: Shard, options: InputOptions) -> Iterator[Item]:
 def _read_warc(file: InputFile, start: int, end: int | None, limit: int) -> Iterator[Item]:
     from tamis.io.warc import read_warc
 
-    with fsspec.open(file.url, "rb") as raw:
+    try:
+        raw = fsspec.open(file.url, "rb").open()
+    except OSError as error:
+        yield ReadError({"file": file.name}, f"cannot open {file.name}: {error}")
+        return
+    with raw:
         yield from read_warc(raw, file=file.name, start=start, end=end, max_record_size=limit)
 
 
@@ -225,6 +230,16 @@ def read_jsonl(file: InputFile, options: InputOptions, start: int = 0, end: int 
                 return
             if not line:
                 return
+            body = line.rstrip(b"\r\n")
+            if b"\r" in body:
+                # CR-only line endings (old Mac editors): a raw CR is never inside a JSON
+                # value, so it ends a record as a newline does.
+                for piece in body.split(b"\r"):
+                    if piece.strip():
+                        source = {"file": file.name, "line": line_number}
+                        yield _parse_json_line(piece, source, file.name, line_number, options)
+                    line_number += 1
+                continue
             if line.strip():
                 yield _parse_json_line(line, source, file.name, line_number, options)
             line_number += 1
