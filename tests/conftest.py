@@ -65,12 +65,19 @@ def output_bytes(out: Path) -> dict[str, bytes]:
 
 
 def withheld(text: str, edits: list[Any]) -> str:
-    """The input as the output can rebuild it: the withheld originals (PII) masked."""
+    """The input as the output can rebuild it: the withheld originals (PII) masked, and the
+    PII withheld inside other edits' originals (shown there as WITHHELD characters)."""
     from tamis.document import WITHHELD
 
     for edit in edits:
         if edit.withheld:
             text = text[:edit.start] + WITHHELD * (edit.end - edit.start) + text[edit.end:]
+        elif WITHHELD in edit.original:
+            chars = list(text)
+            for offset, char in enumerate(edit.original):
+                if char == WITHHELD:
+                    chars[edit.start + offset] = WITHHELD
+            text = "".join(chars)
     return text
 
 

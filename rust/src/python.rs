@@ -87,13 +87,20 @@ impl Tokenizer {
         }
     }
 
-    /// words(text) -> (words, line_word_starts): the word tokens of the text in order, and the
-    /// index where each line's words begin, then the number of words.
+    /// words(text) -> (words, line_word_starts, word_lengths, word_hashes): the word tokens of
+    /// the text in order, the index where each line's words begin (then the number of words),
+    /// each word's length in characters (int64) and a 64-bit hash of each word (uint64).
+    #[allow(clippy::type_complexity)]
     fn words<'py>(
         &mut self,
         py: Python<'py>,
         text: &str,
-    ) -> PyResult<(Bound<'py, PyList>, Vec<usize>)> {
+    ) -> PyResult<(
+        Bound<'py, PyList>,
+        Vec<usize>,
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<u64>>,
+    )> {
         let inner = &self.inner;
         let mut words = py.detach(|| inner.words(text));
         if words.is_none() {
@@ -102,11 +109,17 @@ impl Tokenizer {
             words = py.detach(|| inner.words(text));
         }
         let words = words.ok_or_else(|| PyValueError::new_err("a chunk was left unsplit"))?;
+        let (lengths, hashes) = py.detach(|| split::lengths_and_hashes(text, &words.spans));
         let strings = words
             .spans
             .iter()
             .map(|&(start, end)| PyString::new(py, &text[start..end]));
-        Ok((PyList::new(py, strings)?, words.line_starts))
+        Ok((
+            PyList::new(py, strings)?,
+            words.line_starts,
+            lengths.into_pyarray(py),
+            hashes.into_pyarray(py),
+        ))
     }
 }
 

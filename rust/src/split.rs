@@ -6,6 +6,8 @@
 //! construction), except the commonest ASCII shapes, which `common_shape` settles here with the
 //! reference's own shortcut.
 
+use std::hash::BuildHasher;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Python's `str.isspace()`: what `str.split()` splits on (Unicode White_Space plus the four
@@ -137,6 +139,20 @@ impl Tokenizer {
     }
 }
 
+/// Length in characters (code points, as Python's `len`) and a 64-bit hash of every word.
+pub fn lengths_and_hashes(text: &str, spans: &[(usize, usize)]) -> (Vec<i64>, Vec<u64>) {
+    spans
+        .iter()
+        .map(|&(start, end)| {
+            let word = &text[start..end];
+            (
+                word.chars().count() as i64,
+                rustc_hash::FxBuildHasher.hash_one(word),
+            )
+        })
+        .unzip()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +208,16 @@ mod tests {
         let t = tokenizer();
         let found = t.words("a b\n\nc\n").unwrap();
         assert_eq!(found.line_starts, [0, 2, 2, 3, 3]);
+    }
+
+    #[test]
+    fn lengths_count_characters_and_equal_words_hash_equal() {
+        let text = "né né x";
+        let spans = [(0, 3), (4, 7), (8, 9)];
+        let (lengths, hashes) = lengths_and_hashes(text, &spans);
+        assert_eq!(lengths, [2, 2, 1]);
+        assert_eq!(hashes[0], hashes[1]);
+        assert_ne!(hashes[0], hashes[2]);
     }
 
     #[test]

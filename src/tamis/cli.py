@@ -1,15 +1,17 @@
 """The `tamis` command: a thin layer over the Python API.
 
 Exit codes: 0 the run finished (error records included); 2 bad usage or config; 3 no usable
-input; 4 the output folder cannot be used; 5 a worker died (rerun to resume); 6 the environment
-lacks something (an optional package, credentials, a reachable URL, a model file); 130
-interrupted (rerun to resume); 1 an unexpected internal error.
+input; 4 the output folder cannot be used (or another run writes it); 5 a worker died (rerun to
+resume); 6 the environment lacks something (an optional package, credentials, a reachable URL,
+a model file); 130 interrupted, 128 + N stopped by signal N (rerun to resume); 1 an unexpected
+internal error.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +32,7 @@ from tamis.plugins import PluginError
 from tamis.report.html import write_report
 from tamis.report.inspect import find_record, print_record, record_html
 from tamis.runner import RunError, run
+from tamis.runner.job import Terminated
 from tamis.runner.layout import OutputError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INPUT, EXIT_OUTPUT, EXIT_RUN = 0, 1, 2, 3, 4, 5
@@ -48,8 +51,9 @@ examples:
   tamis tokenize out/ --tokenizer tokenizer.json -o tokens/
 
 exit codes: 0 finished (error records included), 2 bad usage or config, 3 no usable input,
-4 output folder unusable, 5 a worker died (rerun to resume), 6 something missing from the
-environment (package, credentials, network, model file), 130 interrupted (rerun to resume)
+4 output folder unusable or in use by another run, 5 a worker died (rerun to resume),
+6 something missing from the environment (package, credentials, network, model file),
+130 interrupted, 143 stopped by SIGTERM (rerun to resume)
 """
 
 
@@ -234,7 +238,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                            if isinstance(error, kind))
         err.print(f"[red]{label}:[/] {escape(str(error))}")
         return code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interruption:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C: we are ending anyway
+        if isinstance(interruption, Terminated):
+            err.print(f"stopped by {interruption}; rerun the same command to resume")
+            return 128 + interruption.signum
         err.print("interrupted; rerun the same command to resume")
         return EXIT_INTERRUPTED
     except Exception as error:

@@ -41,13 +41,13 @@ class InputOptions(_Strict):
 
     format: str = Field(default="auto", description="auto (by name and leading bytes) or the "
                         "name of a registered reader: txt, jsonl, parquet, warc, html, ...")
-    text_field: str = "text"
-    id_field: str = "id"
+    text_field: str = Field(default="text", min_length=1)
+    id_field: str = Field(default="id", min_length=1)
     html_field: str | None = Field(
-        default=None, description="a JSONL/Parquet field holding HTML to extract")
-    shard_size: ByteSize = Field(default=ByteSize(128 * 1024**2),
+        default=None, min_length=1, description="a JSONL/Parquet field holding HTML to extract")
+    shard_size: ByteSize = Field(default=ByteSize(128 * 1024**2), gt=0,
                                  description="target input bytes per shard")
-    max_record_size: ByteSize = Field(default=ByteSize(64 * 1024**2),
+    max_record_size: ByteSize = Field(default=ByteSize(64 * 1024**2), gt=0,
                                       description="larger records become error records")
     sample: float | None = Field(
         default=None, gt=0, le=1,
@@ -269,7 +269,15 @@ def validate(data: dict[str, Any], source: str = "config") -> Config:
         if isinstance(entry, dict) and len(entry) != 1:
             raise ConfigError(f"{source}: {where}: a step is a one-key mapping "
                               f"{{name: {{options}}}}, got keys {sorted(entry)}")
-        name, options = _entry_name(entry), _entry_options(entry)
+        name = _entry_name(entry)
+        if not isinstance(name, str):
+            raise ConfigError(f"{source}: {where}: a step is a name or a one-key mapping "
+                              f"{{name: {{options}}}}, got {entry!r}")
+        given = entry[name] if isinstance(entry, dict) else None
+        if given is not None and not isinstance(given, dict):
+            raise ConfigError(f"{source}: {where}.{name}: a step's options are a mapping "
+                              f"{{option: value}}, got {type(given).__name__} {given!r}")
+        options = _entry_options(entry)
         if name not in known:
             raise ConfigError(f"{source}: {where}: unknown step {name!r}; "
                               f"expected one of: {', '.join(sorted(known))}")
@@ -280,9 +288,50 @@ def validate(data: dict[str, Any], source: str = "config") -> Config:
                                         prefix=f"{where}.{name}")) from None
         entries.append({"name": name, "options": options})
     try:
-        return Config(**{**data, "pipeline": entries})
+        config = Config(**{**data, "pipeline": entries})
     except ValidationError as error:
         raise ConfigError(_describe(error, source, Config)) from None
+    _check_signal_names(config, source)
+    return config
+
+
+# Signals a reader sets, before any step.
+READER_SIGNALS = ("invalid_utf8_bytes",)
+_PROBE = ("The harbour opened at dawn, and the fishing boats went out one after another. "
+          "By noon the market square was full of people buying bread and fish.\n\n"
+          "In the evening the wind turned, and rain fell over the valley until morning.")
+
+
+def _check_signal_names(config: Config, source: str) -> None:
+    """A step option naming a signal (`keep: signal` with `signal: NAME`) must name one that an
+    earlier step makes. Which signals a step makes is seen by running it on a sample text
+    (steps set their signals on every document); a step that cannot run on it (a model or a
+    file it needs) might make any signal, and then the name is accepted."""
+    wanted = [(position, entry) for position, entry in enumerate(config.pipeline)
+              if entry.options.get("keep") == "signal" and entry.options.get("signal")]
+    if not wanted:
+        return
+    from tamis.document import Document
+
+    steps = config.build_steps()
+    for position, entry in wanted:
+        made = set(READER_SIGNALS)
+        for step in steps[:position]:
+            if isinstance(step, GlobalStep):
+                continue
+            probe = Document(id="probe", input_text=_PROBE)
+            try:
+                step(probe)
+            except Exception:
+                return  # cannot tell what this step makes
+            made.update(probe.signals)
+        name = entry.options["signal"]
+        if name not in made:
+            raise ConfigError(
+                f"{source}: pipeline[{position}].{entry.name}.signal: no step before "
+                f"{entry.name} makes a signal {name!r} (they make: "
+                f"{', '.join(sorted(made))}); name one of those, or add the step that makes it "
+                f"before {entry.name}")
 
 
 def _describe(error: ValidationError, source: str, model: type[BaseModel],

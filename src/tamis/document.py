@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,11 +50,22 @@ class Edit:
     replacement: str
     original: str
     withheld: bool = False
+    # Stretches of `original` (offsets into it) withheld from the output, as `withheld` does
+    # for the whole: PII inside a span another rule cut (see `Document.withhold_in_originals`).
+    hidden: tuple[tuple[int, int], ...] = ()
 
     @property
     def shown(self) -> str:
         """The original as reports and output records may show it."""
-        return WITHHELD * (self.end - self.start) if self.withheld else self.original
+        if self.withheld:
+            return WITHHELD * (self.end - self.start)
+        if not self.hidden:
+            return self.original
+        parts, position = [], 0
+        for start, end in self.hidden:
+            parts += [self.original[position:start], WITHHELD * (end - start)]
+            position = end
+        return "".join(parts) + self.original[position:]
 
     def to_dict(self) -> dict[str, Any]:
         record: dict[str, Any] = {"start": self.start, "end": self.end, "rule": self.rule,
@@ -63,7 +75,7 @@ class Edit:
         if self.withheld:
             record["withheld"] = True
         else:
-            record["original"] = self.original
+            record["original"] = self.shown
         return record
 
     @classmethod
@@ -263,6 +275,23 @@ class Document:
         self._pieces[first:last + 1] = new_pieces
         return first
 
+    def withhold_within(self, find: Callable[[str], Iterable[tuple[int, int]]]) -> None:
+        """Withhold from the output the stretches `find` reports (PII) in what the record says
+        besides its text: the original of each edit (a cut span), as a withheld edit does (the
+        record shows `WITHHELD` for each of their characters, so offsets stay right), and the
+        details of the edits and of the removal, which may quote the text."""
+        for piece in self._pieces:
+            edit = piece.edit
+            if edit is None:
+                continue
+            hidden = () if edit.withheld else tuple(sorted(find(edit.original)))
+            detail = withhold(edit.detail, find)
+            if hidden or detail != edit.detail:
+                piece.edit = replace(edit, hidden=hidden, detail=detail)
+        if self.removed_by is not None:
+            self.removed_by = replace(self.removed_by,
+                                      detail=withhold(self.removed_by.detail, find))
+
     def rebuild_input(self) -> str:
         """The input text, rebuilt from the current text and the edits alone."""
         return rebuild_input(self.text, self.edits)
@@ -335,6 +364,13 @@ def _pieces_from_edits(input_text: str, edits: list[Edit]) -> list[_Piece]:
     if position < len(input_text) or not pieces:
         pieces.append(_Piece(position, len(input_text), input_text[position:], None))
     return pieces
+
+
+def withhold(text: str, find: Callable[[str], Iterable[tuple[int, int]]]) -> str:
+    """`text` with the stretches `find` reports replaced by `WITHHELD`, one per character."""
+    for start, end in sorted(find(text), reverse=True):
+        text = text[:start] + WITHHELD * (end - start) + text[end:]
+    return text
 
 
 def rebuild_input(text: str, edits: list[Edit]) -> str:

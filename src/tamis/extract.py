@@ -29,6 +29,7 @@ import orjson
 from pydantic import Field
 
 from tamis.document import Document
+from tamis.orphans import die_with_parent
 from tamis.step import Step, StepOptions, register
 
 STARTUP_TIMEOUT = 120.0  # seconds for a fresh helper to import its engine: generous, for busy hosts
@@ -111,6 +112,9 @@ def _main(arguments: list[str]) -> None:
     """The helper's loop: receive (url, charset) and a page, send back the text or the error."""
     connection = Connection(int(arguments[0]))
     options = ExtractOptions.model_validate_json(arguments[1])
+    # A page can keep the engine busy for minutes, out of reach of the closed pipe below: the
+    # kernel ends the helper when its worker dies, however the worker ends.
+    die_with_parent(int(arguments[2]))
     if options.max_memory_mb is not None:
         limit = options.max_memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -174,7 +178,7 @@ class _Helper:
         # the worker's own import path and talks over one end of a socket pair.
         ours, theirs = multiprocessing.Pipe()
         command = [sys.executable, "-c", "import sys, tamis.extract as e; e._main(sys.argv[1:])",
-                   str(theirs.fileno()), self.options.model_dump_json()]
+                   str(theirs.fileno()), self.options.model_dump_json(), str(os.getpid())]
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))}
         # Its own session: a Ctrl-C meant for the run reaches the worker, which then closes the
         # pipe, and the helper ends quietly on the closed pipe.

@@ -9,7 +9,8 @@ only digits (a bare 10-digit number) are not taken as phones at all.
 Each replacement is an edit with rule `pii.<kind>`, so the report counts them. By default the
 replaced text is *withheld* from the output records: the edit says where the address was and how
 long it was, never what it was (rebuilding the input from the output then gives `WITHHELD`
-characters there). Removed documents are written as they were when removed.
+characters there). Whatever else the run writes is redacted too (`Pii.redact_output`): removed
+documents, the originals of other rules' cuts, error records' raw bytes; see docs/pii.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from stdnum import luhn
 from stdnum.exceptions import ValidationError
 from stdnum.us import ssn as stdnum_ssn
 
-from tamis.document import Change, Document
+from tamis.document import Change, Document, withhold
 from tamis.step import Step, StepOptions, register
 
 Kind = Literal["email", "phone", "ip", "card", "iban", "ssn"]
@@ -321,3 +322,25 @@ class Pii(Step):
         doc.edit([Change(item.start, item.end, f"pii.{item.kind}", item.kind,
                          self.placeholders[item.kind], withhold=not self.options.keep_original)
                   for item in found])
+
+    def redact_output(self, doc: Document) -> None:
+        """Make a document about to be written hold no PII, wherever it ended.
+
+        The step itself runs on kept documents; a removed one is redacted here the same way
+        (placeholders, withheld edits), and in every document the original of each edit
+        another rule made (a cut menu, a boilerplate line) has its PII withheld. Nothing when
+        `keep_original` asks for the PII in the output.
+        """
+        if self.options.keep_original:
+            return
+        if not doc.kept:
+            self(doc)
+        doc.withhold_within(self._spans)
+
+    def redact_text(self, text: str) -> str:
+        """`text` with its PII withheld (`WITHHELD` characters): for error records' `raw`."""
+        return text if self.options.keep_original else withhold(text, self._spans)
+
+    def _spans(self, text: str) -> Iterator[tuple[int, int]]:
+        for item in find_pii(text, self.kinds, self.regions):
+            yield item.start, item.end

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tamis.document import Document
-from tamis.filters.thresholds import Threshold, first_failure
+from tamis.filters.thresholds import Fraction, NonNegative, Threshold, first_failure
 from tamis.signals.charsets import TERMINAL_PUNCTUATION
 from tamis.signals.fineweb import fineweb_quality
 from tamis.step import Step, StepOptions, register
@@ -11,14 +11,14 @@ from tamis.text.split import split
 
 
 class FineWebQualityOptions(StepOptions):
-    line_punct_thr: float | None = 0.12
+    line_punct_thr: Fraction | None = 0.12
     line_punct_exclude_zero: bool = False
     # Characters that end a punctuated line; empty means datatrove's multilingual set.
     stop_chars: str = ""
-    short_line_thr: float | None = 0.67
+    short_line_thr: Fraction | None = 0.67
     short_line_length: int = 30
-    char_duplicates_ratio: float | None = 0.01
-    new_line_ratio: float | None = 0.3
+    char_duplicates_ratio: Fraction | None = 0.01
+    new_line_ratio: NonNegative | None = 0.3
 
 
 _RULES = (

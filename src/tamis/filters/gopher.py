@@ -7,7 +7,7 @@ Setting a threshold to null turns its rule off.
 from __future__ import annotations
 
 from tamis.document import Document
-from tamis.filters.thresholds import Threshold, first_failure
+from tamis.filters.thresholds import Fraction, NonNegative, Threshold, first_failure
 from tamis.signals.gopher import (
     GOPHER_STOP_WORDS,
     REPETITION_SIGNALS,
@@ -21,12 +21,12 @@ from tamis.text.split import split
 class GopherQualityOptions(StepOptions):
     min_doc_words: int | None = 50
     max_doc_words: int | None = 100_000
-    min_avg_word_length: float | None = 3
-    max_avg_word_length: float | None = 10
-    max_symbol_word_ratio: float | None = 0.1
-    max_bullet_lines_ratio: float | None = 0.9
-    max_ellipsis_lines_ratio: float | None = 0.3
-    min_alpha_words_ratio: float | None = 0.8
+    min_avg_word_length: NonNegative | None = 3
+    max_avg_word_length: NonNegative | None = 10
+    max_symbol_word_ratio: NonNegative | None = 0.1
+    max_bullet_lines_ratio: Fraction | None = 0.9
+    max_ellipsis_lines_ratio: Fraction | None = 0.3
+    min_alpha_words_ratio: Fraction | None = 0.8
     min_stop_words: int | None = 2
     stop_words: tuple[str, ...] = GOPHER_STOP_WORDS
 
@@ -72,19 +72,19 @@ class GopherQuality(Step):
 
 
 class GopherRepetitionOptions(StepOptions):
-    dup_para_frac: float | None = 0.3
-    dup_para_char_frac: float | None = 0.2
-    dup_line_frac: float | None = 0.3
-    dup_line_char_frac: float | None = 0.2
-    top_2_gram_frac: float | None = 0.2
-    top_3_gram_frac: float | None = 0.18
-    top_4_gram_frac: float | None = 0.16
-    dup_5_gram_frac: float | None = 0.15
-    dup_6_gram_frac: float | None = 0.14
-    dup_7_gram_frac: float | None = 0.13
-    dup_8_gram_frac: float | None = 0.12
-    dup_9_gram_frac: float | None = 0.11
-    dup_10_gram_frac: float | None = 0.10
+    dup_para_frac: Fraction | None = 0.3
+    dup_para_char_frac: Fraction | None = 0.2
+    dup_line_frac: Fraction | None = 0.3
+    dup_line_char_frac: Fraction | None = 0.2
+    top_2_gram_frac: Fraction | None = 0.2
+    top_3_gram_frac: Fraction | None = 0.18
+    top_4_gram_frac: Fraction | None = 0.16
+    dup_5_gram_frac: Fraction | None = 0.15
+    dup_6_gram_frac: Fraction | None = 0.14
+    dup_7_gram_frac: Fraction | None = 0.13
+    dup_8_gram_frac: Fraction | None = 0.12
+    dup_9_gram_frac: Fraction | None = 0.11
+    dup_10_gram_frac: Fraction | None = 0.10
 
 
 _REPETITION_RULES = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tamis.document import Document
+from tamis.filters.thresholds import Fraction
 from tamis.signals.language import identify, load_model
 from tamis.step import Step, StepOptions, register
 
@@ -11,7 +12,7 @@ class LanguageOptions(StepOptions):
     # Languages to keep (ISO 639 codes as lid.176 names them); None keeps any language.
     languages: list[str] | None = None
     # A document is kept when its language's probability is above this.
-    threshold: float = 0.65
+    threshold: Fraction = 0.65
     # Only label the document (metadata `language`, signal `language_score`); remove nothing.
     label_only: bool = False
     # Read at most this many characters (None: the whole text, as datatrove does).

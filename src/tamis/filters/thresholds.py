@@ -7,8 +7,15 @@ reported under the first rule it breaks, as the references report it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+# An option that is a share of something (lines, words, characters): outside [0, 1] it would
+# keep or remove every document, so the config refuses it.
+Fraction = Annotated[float, Field(ge=0, le=1)]
+# A count or a non-negative measure.
+NonNegative = Annotated[float, Field(ge=0)]
 
 
 @dataclass(frozen=True)

@@ -11,18 +11,22 @@ the number of workers, so the same run gives the same output however it is paral
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import fsspec
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 
 from tamis.config import InputOptions
 from tamis.step import Reader, readers
 
 # What a file's format is comes from the registered readers (`tamis.step.Reader`): their name
 # endings and leading bytes. Compression is told apart here, for every format alike.
-COMPRESSION_BY_EXTENSION = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
+COMPRESSION_BY_EXTENSION = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 COMPRESSION_MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"))
 GLOB_CHARS = "*?["
 MAX_FILES_PER_SHARD = 10_000
@@ -65,16 +69,20 @@ class Shard:
                 "start": self.start, "end": self.end, "lines_before": self.lines_before}
 
 
-def discover(inputs: list[str], options: InputOptions) -> tuple[list[InputFile], list[str]]:
+def discover(inputs: list[str], options: InputOptions,
+             exclude: str | None = None) -> tuple[list[InputFile], list[str]]:
     """Expand paths, folders and globs into input files, in a stable order.
 
     Returns the files and the paths that were passed over (unknown kinds inside folders).
+    Nothing under the folder `exclude` (the run's output) is an input, even inside a folder
+    or glob given.
     """
     files: list[InputFile] = []
     ignored: list[str] = []
     for given in inputs:
         fs, path = url_to_fs(given)
         protocol = _protocol_prefix(given)
+        inside_output = _inside(fs, exclude)
         if any(char in path for char in GLOB_CHARS):
             matches = sorted(fs.glob(path))
             if not matches:
@@ -92,9 +100,9 @@ def discover(inputs: list[str], options: InputOptions) -> tuple[list[InputFile],
             raise InputError(f"input {given!r} does not exist")
         known_before = len(files)
         for match in matches:
-            if fs.isdir(match):
+            if inside_output(match) or fs.isdir(match):
                 continue
-            name = match[len(root) + 1:] if root else match
+            name = _printable(match[len(root) + 1:] if root else match)
             found = _identify(fs, protocol + match, match, name, options,
                               explicit=not fs.isdir(path))
             if found is None:
@@ -106,6 +114,41 @@ def discover(inputs: list[str], options: InputOptions) -> tuple[list[InputFile],
                              f"{', '.join(ignored[:5])}); expected .jsonl(.gz/.zst), .parquet, "
                              f".txt, .html or .warc(.gz) files")
     return files, ignored
+
+
+def _inside(fs: fsspec.AbstractFileSystem, folder: str | None) -> Callable[[str], bool]:
+    """A test of whether a path of `fs` lies inside `folder` (symbolic links resolved, for
+    local paths, once for the folder and once per parent folder met)."""
+    if folder is None:
+        return lambda path: False
+    other, target = url_to_fs(folder)
+    if type(other) is not type(fs):
+        return lambda path: False
+    local = isinstance(fs, LocalFileSystem)
+    if local:
+        target = os.path.realpath(target)
+    target = target.rstrip("/")
+
+    @lru_cache(maxsize=4096)
+    def resolved(parent: str) -> str:
+        return os.path.realpath(parent) if local else parent
+
+    def test(path: str) -> bool:
+        parent, _, _ = path.rpartition("/")
+        where = resolved(parent)
+        return where == target or where.startswith(target + "/")
+
+    return test
+
+
+def _printable(name: str) -> str:
+    """A file name as it can be written in records: bytes of a local name that are not UTF-8
+    (decoded by Python as lone surrogates) are shown as `\\xNN`."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return name
 
 
 def _protocol_prefix(given: str) -> str:
@@ -132,11 +175,18 @@ def _identify(fs: fsspec.AbstractFileSystem, url: str, path: str, name: str,
     known = readers()
     format_ = next((name for name, reader in known.items()
                     for ext in reader.extensions if stem.endswith(ext)), None)
-    magic = _sniff(fs, path, known)
+    try:
+        magic = _sniff(fs, path, known)
+        size = int(fs.size(path) or 0)
+        readable = True
+    except OSError:
+        # Unreadable (a dangling symbolic link, no permission): known by its name, it becomes
+        # an error record when read, and the run goes on.
+        magic, size, readable = None, 0, False
     if magic in COMPRESSION_BY_EXTENSION.values():
         compression = magic
-    elif magic is not None and compression is not None:
-        compression = None  # named .gz but not compressed: trust the bytes
+    elif readable:
+        compression = None  # named .gz but not compressed: the bytes decide
     if options.format != "auto":
         format_ = options.format
     elif magic in known:
@@ -146,7 +196,7 @@ def _identify(fs: fsspec.AbstractFileSystem, url: str, path: str, name: str,
             return None
         raise InputError(f"cannot tell what kind of file {name!r} is; name it .jsonl, .parquet, "
                          f".txt, .html or .warc(.gz), or set input.format in the config")
-    return InputFile(url, name, format_, compression, int(fs.size(path) or 0))
+    return InputFile(url, name, format_, compression, size)
 
 
 def _sniff(fs: fsspec.AbstractFileSystem, path: str, known: dict[str, type[Reader]]

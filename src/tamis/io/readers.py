@@ -207,7 +207,7 @@ class HtmlReader(Reader):
     """An HTML file is one document, extracted by the pipeline's extract step."""
 
     name = "html"
-    extensions = (".html", ".htm")
+    extensions = (".html", ".htm", ".xhtml")
     one_record_per_file = True
 
     def read(self, file: InputFile, options: InputOptions, start: int = 0,
@@ -221,7 +221,7 @@ class WarcReader(Reader):
     (a gzip WARC is a series of members, one per record: a reader can find the next one)."""
 
     name = "warc"
-    extensions = (".warc", ".wet", ".arc")
+    extensions = (".warc", ".wet", ".wat", ".arc")  # WAT: metadata records, skipped
     magic = (b"WARC/",)
 
     def splittable(self, compression: str | None) -> bool:
@@ -235,7 +235,12 @@ class WarcReader(Reader):
 def _read_warc(file: InputFile, start: int, end: int | None, limit: int) -> Iterator[Item]:
     from tamis.io.warc import read_warc
 
-    with fsspec.open(file.url, "rb") as raw:
+    try:
+        raw = fsspec.open(file.url, "rb").open()
+    except OSError as error:
+        yield ReadError({"file": file.name}, f"cannot open {file.name}: {error}")
+        return
+    with raw:
         yield from read_warc(raw, file=file.name, start=start, end=end, max_record_size=limit)
 
 
@@ -312,6 +317,16 @@ def read_jsonl(file: InputFile, options: InputOptions, start: int = 0, end: int 
                 return
             if not line:
                 return
+            body = line.rstrip(b"\r\n")
+            if b"\r" in body:
+                # CR-only line endings (old Mac editors): a raw CR is never inside a JSON
+                # value, so it ends a record as a newline does.
+                for piece in body.split(b"\r"):
+                    if piece.strip():
+                        source = {"file": file.name, "line": line_number}
+                        yield _parse_json_line(piece, source, file.name, line_number, options)
+                    line_number += 1
+                continue
             if line.strip():
                 yield _parse_json_line(line, source, file.name, line_number, options)
             line_number += 1

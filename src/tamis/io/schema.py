@@ -190,7 +190,7 @@ def split_url(metadata: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def edit_row(edit: Edit) -> dict[str, Any]:
     """An edit with every field present: `original` is null where it was withheld (PII)."""
     return {"start": edit.start, "end": edit.end, "rule": edit.rule, "detail": edit.detail,
-            "replacement": edit.replacement, "original": None if edit.withheld else edit.original,
+            "replacement": edit.replacement, "original": None if edit.withheld else edit.shown,
             "withheld": edit.withheld}
 
 

@@ -12,11 +12,14 @@ import hashlib
 import json
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +33,7 @@ import tamis
 from tamis.config import Config, load_config
 from tamis.io.inputs import InputFile, Shard, discover, plan_shards
 from tamis.io.schema import schema_for
+from tamis.orphans import die_with_parent
 from tamis.outofcore import value_counts
 from tamis.plugins import PluginError, worker_modules
 from tamis.plugins import identity as plugins_identity
@@ -44,6 +48,15 @@ from tamis.step import GlobalStep, Reader, Step, readers
 
 class RunError(RuntimeError):
     """A run could not finish (a worker died); rerunning the same command resumes it."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The run was asked to stop by a signal (SIGTERM, SIGHUP): it stops as on Ctrl-C, its
+    workers are ended and its lock released, and rerunning the same command resumes it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 @dataclass
@@ -92,7 +105,8 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
         config = config.model_copy(update={"executor": config.executor.model_copy(
             update=chosen)})
     workers = workers or os.cpu_count() or 1
-    files, ignored = discover(inputs, config.input)
+    # The output folder may sit inside an input folder: its files are never inputs.
+    files, ignored = discover(inputs, config.input, exclude=str(output))
     shards = plan_shards(files, config.input)
     plan = [shard.describe() for shard in shards]
     steps = config.build_steps()
@@ -107,15 +121,66 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
     # After the fingerprint: the modules the workers must import depend on their number.
     config = _reachable_by_workers(config, steps, files, workers, len(shards))
     layout = Layout.for_output(output)
-    resumed = layout.prepare(fingerprint, {"config": config.model_dump(mode="json"),
-                                           "limit": limit, "plan": plan}, overwrite)
-    if resumed and layout.fetch(layout.manifest):
-        manifest = json.loads(layout.manifest.read_text("utf-8"))
-        return RunResult(Path(output), manifest["counts"], manifest, resumed=True)
-    # The record schema, declared before the first document (docs/output.md).
-    layout.write_json(layout.root / "schema.json",
-                      schema_for(steps, config.output.fields).describe())
+    with layout.lock(), _stopped_by_signals():
+        resumed = layout.prepare(fingerprint, {"config": config.model_dump(mode="json"),
+                                               "limit": limit, "plan": plan}, overwrite)
+        if resumed and layout.fetch(layout.manifest):
+            manifest = json.loads(layout.manifest.read_text("utf-8"))
+            return RunResult(Path(output), manifest["counts"], manifest, resumed=True)
+        # The record schema, declared before the first document (docs/output.md).
+        layout.write_json(layout.root / "schema.json",
+                          schema_for(steps, config.output.fields).describe())
+        _run_passes(layout, config, shards, segments, workers, limit, quiet)
+        manifest = _finish(layout, config, shards, files, ignored, len(segments), limit,
+                           fingerprint, started)
+    warnings = _warnings(manifest, output)
+    if manifest["duplicate_ids"]["count"]:
+        warnings.append(f"{manifest['duplicate_ids']['count']} records share their id with an "
+                        f"earlier record (kept as they are; see manifest.json duplicate_ids)")
+    return RunResult(Path(output), manifest["counts"], manifest, resumed, warnings)
 
+
+def _warnings(manifest: dict[str, Any], output: str | Path) -> list[str]:
+    """What the user should know about a finished run: inputs passed over, records lost to
+    errors (both are counted in the manifest; the terminal says so once)."""
+    warnings = []
+    ignored = manifest["ignored_inputs"]
+    if ignored:
+        shown = ", ".join(ignored[:3]) + (", ..." if len(ignored) > 3 else "")
+        warnings.append(f"{len(ignored)} file(s) in the input folders are of no kind tamis "
+                        f"reads and were passed over ({shown}; all are listed in "
+                        f"manifest.json ignored_inputs)")
+    errors = manifest["counts"]["errors"]
+    if errors:
+        warnings.append(f"{errors} record(s) could not be read or processed; each is in "
+                        f"{str(output).rstrip('/')}/errors/ with the file, the place and why")
+    return warnings
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP stop the run as Ctrl-C does (so its workers end and its lock is
+    released) instead of killing this process with its workers left running. Only where the
+    signal's action is still the default, and only in the main thread (Python's rule)."""
+    installed = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(signum) is signal.SIG_DFL:
+                installed[signum] = signal.signal(signum, _raise_terminated)
+    try:
+        yield
+    finally:
+        for signum, previous in installed.items():
+            signal.signal(signum, previous)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+def _run_passes(layout: Layout, config: Config, shards: list[Shard], segments: list[Any],
+                workers: int, limit: int | None, quiet: bool) -> None:
+    """Every pass over the shards not done yet, each followed by its global step's resolve."""
     counters = multiprocessing.get_context("spawn").Array("q", 3)
     display = progress.Display(counters, quiet)
     pool = _make_pool(config, min(workers, len(shards)), counters)
@@ -140,17 +205,15 @@ def run(inputs: str | Path | Iterable[str | Path], output: str | Path, *,
                 layout.write_json(resolved, {
                     "documents_removed": removed,
                     "files": {str(decisions_file.relative_to(layout.root)): digest}})
+    except BaseException:
+        # Interrupted or failed: end the workers now rather than wait for their shards (a
+        # rerun redoes unfinished shards anyway).
+        if isinstance(pool, _Pool):
+            pool.abort()
+        raise
     finally:
         pool.close()
         display.close()
-
-    manifest = _finish(layout, config, shards, files, ignored, len(segments), limit,
-                       fingerprint, started)
-    warnings = []
-    if manifest["duplicate_ids"]["count"]:
-        warnings.append(f"{manifest['duplicate_ids']['count']} records share their id with an "
-                        f"earlier record (kept as they are; see manifest.json duplicate_ids)")
-    return RunResult(Path(output), manifest["counts"], manifest, resumed, warnings)
 
 
 def _readers_of(files: list[InputFile]) -> list[type[Reader]]:
@@ -216,7 +279,7 @@ class _Pool:
         if self._executor is None and tasks:
             self._executor = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=progress.attach, initargs=(self.counters,))
+                initializer=_start_worker, initargs=(self.counters, os.getpid()))
         futures: dict[Future[dict[str, Any]], ShardTask] = {
             self._executor.submit(run_shard, task): task for task in tasks} if tasks else {}
         pending = set(futures)
@@ -238,6 +301,35 @@ class _Pool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+    def abort(self) -> None:
+        """End the workers at once (SIGKILL), with a second Ctrl-C ignored meanwhile.
+
+        Their unfinished shards leave only temporaries, which a rerun removes."""
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        try:
+            # The executor has no public way to stop running tasks; its processes are known.
+            processes = list((getattr(executor, "_processes", None) or {}).values())
+            for process in processes:
+                process.kill()
+            for process in processes:
+                process.join(10)
+            executor.shutdown(wait=False, cancel_futures=True)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+
+
+def _start_worker(counters: Any, parent: int) -> None:
+    """A pool worker's start: Ctrl-C is the main process's to handle (it ends the workers; a
+    worker would print a traceback), and the worker dies with the main process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(parent)
+    progress.attach(counters)
 
 
 def _failure(task: ShardTask, error: BaseException) -> Exception:

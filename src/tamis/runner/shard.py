@@ -134,6 +134,8 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
     redirects = (_load_redirects(layout, task.pass_index, shard) if final and global_steps > 1
                  else {})
     reporter = progress.Reporter()
+    # Steps that keep something out of everything written (PII), whichever way a record ends.
+    redactors = [step for step in steps if hasattr(step, "redact_output")] if final else []
 
     try:
         for index, item in enumerate(_items(task, layout)):
@@ -159,6 +161,11 @@ def run_shard(task: ShardTask) -> dict[str, Any]:
                     keys.append({"index": index, "id": item.id, **collected})
             if redirects and isinstance(item, Document) and item.duplicate_of in redirects:
                 item.duplicate_of = _final_keeper(item.duplicate_of, redirects)
+            for redactor in redactors:
+                if isinstance(item, ReadError):
+                    item.raw = redactor.redact_text(item.raw)
+                else:
+                    redactor.redact_output(item)
             _write(item, writers, schema, stats)
             reporter.tick(item)
         checksums = {}

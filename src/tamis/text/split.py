@@ -25,6 +25,11 @@ What a `Split` holds (all computed from `text` alone):
   of every word.
 - on demand (computed once, then cached on the split): `paragraphs`, `ngrams(n)`, the NumPy
   arrays `word_lengths` and `word_hashes` used by the repetition signals.
+
+The words (with their lengths and hashes) come from the compiled core (`tamis._core.Tokenizer`:
+the whitespace chunks, the memo and the commonest ASCII shapes in Rust, every other new chunk
+split by this module's rules, so the result is the reference's by construction) unless
+`TAMIS_KERNEL=python`; `words_and_line_starts_reference` is the Python reference.
 """
 
 from __future__ import annotations
@@ -214,14 +219,23 @@ _TOKENIZER = None if core is None else core.Tokenizer(
     list(SPECIAL_CASES), _chunk_tokens, _CHUNK_CACHE_LIMIT)
 
 
-def _words_and_line_starts(text: str) -> tuple[list[str], list[int]]:
-    """The words of `text` and where each line's words begin (then the word count)."""
+def _split_words(text: str) -> tuple[list[str], list[int], np.ndarray | None, np.ndarray | None]:
+    """The words of `text`, where each line's words begin (then the word count), and, from the
+    compiled core, each word's length and hash (None on the reference, which computes those
+    from the words when asked)."""
     if _TOKENIZER is not None:
         try:
             return _TOKENIZER.words(text)
         except UnicodeEncodeError:  # lone surrogates: only the Python reference takes them
             pass
-    return words_and_line_starts_reference(text)
+    words, line_starts = words_and_line_starts_reference(text)
+    return words, line_starts, None, None
+
+
+def _words_and_line_starts(text: str) -> tuple[list[str], list[int]]:
+    """The words of `text` and where each line's words begin (then the word count)."""
+    words, line_starts, _, _ = _split_words(text)
+    return words, line_starts
 
 
 def words_and_line_starts_reference(text: str) -> tuple[list[str], list[int]]:
@@ -263,18 +277,25 @@ class Split:
         return tokens_of_chunks(self.chunks)
 
     @cached_property
-    def _words_and_line_starts(self) -> tuple[list[str], list[int]]:
-        return _words_and_line_starts(self.text)
+    def _word_split(self) -> tuple[list[str], list[int], np.ndarray | None, np.ndarray | None]:
+        return _split_words(self.text)
 
     @cached_property
     def words(self) -> list[str]:
         """The word tokens of the text, in order."""
-        return self._words_and_line_starts[0]
+        return self._word_split[0]
 
     @cached_property
     def line_word_starts(self) -> list[int]:
         """The index in `words` where each line's words begin, then `len(words)`."""
-        return self._words_and_line_starts[1]
+        return self._word_split[1]
+
+    def _from_core(self, index: int) -> np.ndarray | None:
+        """An array the compiled core computed with the words (None if the words came from
+        elsewhere: the reference, or a caller that set them)."""
+        self.words  # noqa: B018 (computes the words, with the core's arrays)
+        computed = self.__dict__.get("_word_split")
+        return None if computed is None else computed[index]
 
     def line_words(self, index: int) -> list[str]:
         """The words of line `index`."""
@@ -294,11 +315,19 @@ class Split:
     @cached_property
     def word_lengths(self) -> np.ndarray:
         """Length of every word, as an int64 array."""
+        computed = self._from_core(2)
+        if computed is not None:
+            return computed
         return np.fromiter(map(len, self.words), dtype=np.int64, count=len(self.words))
 
     @cached_property
     def word_hashes(self) -> np.ndarray:
-        """A 64-bit hash of every word (Python's string hash), for vectorised n-gram counting."""
+        """A 64-bit hash of every word, for vectorised n-gram counting: the compiled core's, or
+        on the reference Python's string hash (equal words, equal hashes: that is all the
+        n-gram counts use)."""
+        computed = self._from_core(3)
+        if computed is not None:
+            return computed
         return np.fromiter(map(hash, self.words), dtype=np.int64, count=len(self.words))
 
     def ngrams(self, n: int) -> list[str]:
